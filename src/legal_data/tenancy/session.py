@@ -1,0 +1,109 @@
+"""Tenant sessions: every transaction sends the tenant context to PostgreSQL first.
+
+The ``after_begin`` event of :class:`TenantSession` renders the current
+:class:`~legal_data.tenancy.context.TenantContext` as ``SET LOCAL`` statements and
+sends them in ONE round trip, before any statement of the transaction:
+
+- ``SET LOCAL`` (not ``set_config``) because only ``SET LOCAL`` reaches the worker
+  nodes of a Citus cluster; SET takes no bind parameters, so values are validated
+  UUIDs or strings quoted by psycopg (``sql.Literal``);
+- transaction-local only: nothing is set at session level, so a pooled connection
+  carries nothing into its next use; every field is sent every time ('' when absent),
+  so a value left behind by anyone else is overwritten, never inherited;
+- no context at all raises :class:`~legal_data.errors.TenantContextMissing` before any
+  SQL runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from psycopg import sql
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+from legal_data.errors import AutocommitRefused, TenantContextMissing
+from legal_data.tenancy.context import TenantContext, current_context, tenant_scope
+
+
+class TenantSession(Session):
+    """A :class:`~sqlalchemy.orm.Session` that refuses to work without a tenant context."""
+
+
+def render_context_sql(context: TenantContext) -> str:
+    """The ``SET LOCAL`` batch for ``context``. The only place literals enter SQL."""
+    statements = [
+        sql.SQL("SET LOCAL {} = {}").format(sql.SQL(name), sql.Literal(value))
+        for name, value in context.settings().items()
+    ]
+    return "; ".join(s.as_string() for s in statements)
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _send_context(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    context = current_context()
+    if context is None:
+        raise TenantContextMissing(
+            "no tenant context: wrap the work in tenant_scope(...) (or system_scope(...) "
+            "for operator jobs) before using a tenant session"
+        )
+    if connection.get_isolation_level() == "AUTOCOMMIT" or (
+        connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    ):
+        raise AutocommitRefused("AUTOCOMMIT would drop the transaction-local tenant context")
+    connection.exec_driver_sql(
+        render_context_sql(context), execution_options={"no_parameters": True}
+    )
+
+
+def tenant_sessionmaker(engine: Engine, **kw: Any) -> sessionmaker[TenantSession]:
+    """A factory of :class:`TenantSession` bound to a tenant engine."""
+    kw.setdefault("expire_on_commit", False)
+    return sessionmaker(engine, class_=TenantSession, **kw)
+
+
+def async_tenant_sessionmaker(engine: AsyncEngine, **kw: Any) -> async_sessionmaker[AsyncSession]:
+    """The asyncio counterpart: ``AsyncSession`` running :class:`TenantSession` inside."""
+    kw.setdefault("expire_on_commit", False)
+    return async_sessionmaker(engine, sync_session_class=TenantSession, **kw)
+
+
+@contextmanager
+def tenant_session(
+    factory: sessionmaker[TenantSession],
+    tenant_id: uuid.UUID | str | None = None,
+    **context: Any,
+) -> Iterator[TenantSession]:
+    """One transaction for one firm: commit on success, roll back on any exception.
+
+    With ``tenant_id`` the context is set for the block; without it the context already
+    in force is used (and its absence raises before any SQL runs).
+    """
+    if tenant_id is None:
+        with factory() as session, session.begin():
+            yield session
+        return
+    with tenant_scope(tenant_id, **context), factory() as session, session.begin():
+        yield session
+
+
+@asynccontextmanager
+async def async_tenant_session(
+    factory: async_sessionmaker[AsyncSession],
+    tenant_id: uuid.UUID | str | None = None,
+    **context: Any,
+) -> AsyncIterator[AsyncSession]:
+    """:func:`tenant_session` for ``AsyncSession``."""
+    if tenant_id is None:
+        async with factory() as session, session.begin():
+            yield session
+        return
+    with tenant_scope(tenant_id, **context):
+        async with factory() as session, session.begin():
+            yield session

@@ -1,0 +1,87 @@
+"""A migrated database with an application login, as one reusable object.
+
+The pytest plugin, the demo and the perf harness all need the same thing: a fresh
+database migrated to head, an admin engine that may see everything (for setup and
+for assertions about what is really stored), and an application engine that logs in
+as a member of ``legal_app`` and is therefore subject to Row Level Security.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+from legal_data.db import migrate
+from legal_data.db.engine import create_tenant_engine
+from legal_data.db.provision import create_database, drop_database, provide_postgres
+from legal_data.db.roles import create_login, drop_login
+from legal_data.models import Base, GlobalTable
+from legal_data.tenancy.session import TenantSession, tenant_sessionmaker
+
+
+@dataclass
+class Harness:
+    admin_url: URL
+    app_url: URL
+    admin_engine: Engine
+    app_engine: Engine
+    app_sessions: sessionmaker[TenantSession]
+    admin_sessions: sessionmaker[Session]
+
+    def truncate_all(self) -> None:
+        """Remove every firm's data (global reference data stays)."""
+        tables = [
+            t.name
+            for t in Base.metadata.sorted_tables
+            if not issubclass(_model_for(t.name), GlobalTable)
+        ]
+        with self.admin_engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+
+    def dispose(self) -> None:
+        self.app_engine.dispose()
+        self.admin_engine.dispose()
+
+
+def _model_for(table_name: str) -> type:
+    for mapper in Base.registry.mappers:
+        if mapper.local_table.name == table_name:
+            return mapper.class_
+    return object
+
+
+@contextmanager
+def migrated_database(prefix: str = "legal_data_test") -> Iterator[Harness]:
+    """A fresh database at head, an admin engine and an app-role engine; all removed after."""
+    with provide_postgres() as server:
+        name = f"{prefix}_{os.getpid()}_{os.urandom(3).hex()}"
+        admin_url = create_database(server.admin_url.set(database="postgres"), name)
+        login = f"legal_app_{name[-12:]}"
+        try:
+            migrate.upgrade(admin_url)
+            _password, app_url = create_login(admin_url, login)
+            harness = Harness(
+                admin_url=admin_url,
+                app_url=app_url,
+                admin_engine=create_tenant_engine(
+                    admin_url, allow_privileged_role=True, application_name="legal_data admin"
+                ),
+                app_engine=create_tenant_engine(app_url, pool_size=5, max_overflow=60),
+                app_sessions=None,  # type: ignore[arg-type]
+                admin_sessions=None,  # type: ignore[arg-type]
+            )
+            harness.app_sessions = tenant_sessionmaker(harness.app_engine)
+            harness.admin_sessions = sessionmaker(harness.admin_engine, expire_on_commit=False)
+            try:
+                yield harness
+            finally:
+                harness.dispose()
+        finally:
+            drop_database(server.admin_url, name)
+            drop_login(server.admin_url.set(database="postgres"), login)
