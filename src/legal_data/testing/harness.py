@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from legal_data.db import migrate
 from legal_data.db.engine import create_tenant_engine
-from legal_data.db.provision import create_database, drop_database, provide_postgres
+from legal_data.db.provision import (
+    ProvidedServer,
+    create_database,
+    drop_database,
+    provide_postgres,
+)
 from legal_data.db.roles import create_login, drop_login
 from legal_data.models import Base, GlobalTable
 from legal_data.tenancy.session import TenantSession, tenant_sessionmaker
@@ -31,8 +36,12 @@ class Harness:
     app_url: URL
     admin_engine: Engine
     app_engine: Engine
-    app_sessions: sessionmaker[TenantSession]
-    admin_sessions: sessionmaker[Session]
+    app_sessions: sessionmaker[TenantSession] = field(init=False)
+    admin_sessions: sessionmaker[Session] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.app_sessions = tenant_sessionmaker(self.app_engine)
+        self.admin_sessions = sessionmaker(self.admin_engine, expire_on_commit=False)
 
     def truncate_all(self) -> None:
         """Remove every firm's data (global reference data stays)."""
@@ -57,12 +66,27 @@ def _model_for(table_name: str) -> type:
 
 
 @contextmanager
-def migrated_database(prefix: str = "legal_data_test") -> Iterator[Harness]:
+def empty_database(server: ProvidedServer, prefix: str = "legal_data_test") -> Iterator[URL]:
+    """A fresh, empty database on ``server``; dropped afterwards."""
+    name = f"{prefix}_{os.getpid()}_{os.urandom(3).hex()}"
+    url = create_database(server.admin_url.set(database="postgres"), name)
+    try:
+        yield url
+    finally:
+        drop_database(server.admin_url, name)
+
+
+@contextmanager
+def migrated_database(
+    server: ProvidedServer | None = None, prefix: str = "legal_data_test"
+) -> Iterator[Harness]:
     """A fresh database at head, an admin engine and an app-role engine; all removed after."""
-    with provide_postgres() as server:
-        name = f"{prefix}_{os.getpid()}_{os.urandom(3).hex()}"
-        admin_url = create_database(server.admin_url.set(database="postgres"), name)
-        login = f"legal_app_{name[-12:]}"
+    if server is None:
+        with provide_postgres() as provided, migrated_database(provided, prefix) as harness:
+            yield harness
+        return
+    with empty_database(server, prefix) as admin_url:
+        login = f"legal_app_{admin_url.database[-12:]}"
         try:
             migrate.upgrade(admin_url)
             _password, app_url = create_login(admin_url, login)
@@ -73,15 +97,10 @@ def migrated_database(prefix: str = "legal_data_test") -> Iterator[Harness]:
                     admin_url, allow_privileged_role=True, application_name="legal_data admin"
                 ),
                 app_engine=create_tenant_engine(app_url, pool_size=5, max_overflow=60),
-                app_sessions=None,  # type: ignore[arg-type]
-                admin_sessions=None,  # type: ignore[arg-type]
             )
-            harness.app_sessions = tenant_sessionmaker(harness.app_engine)
-            harness.admin_sessions = sessionmaker(harness.admin_engine, expire_on_commit=False)
             try:
                 yield harness
             finally:
                 harness.dispose()
         finally:
-            drop_database(server.admin_url, name)
             drop_login(server.admin_url.set(database="postgres"), login)

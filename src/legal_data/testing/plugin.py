@@ -2,6 +2,8 @@
 
 Fixtures (all backed by a real PostgreSQL, see :mod:`legal_data.db.provision`):
 
+``legal_data_server`` (session)
+    The PostgreSQL server of this run (embedded, docker or ``LEGAL_DATA_TEST_DATABASE_URL``).
 ``legal_data_harness`` (session)
     A fresh database migrated to head, an admin engine and an app-role engine.
 ``admin_engine`` / ``app_engine`` (session)
@@ -26,14 +28,21 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
+from legal_data.db.provision import ProvidedServer, provide_postgres
 from legal_data.models import Tenant
 from legal_data.tenancy.firms import create_firm
 from legal_data.testing.harness import Harness, migrated_database
 
 
 @pytest.fixture(scope="session")
-def legal_data_harness() -> Iterator[Harness]:
-    with migrated_database() as harness:
+def legal_data_server() -> Iterator[ProvidedServer]:
+    with provide_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def legal_data_harness(legal_data_server: ProvidedServer) -> Iterator[Harness]:
+    with migrated_database(legal_data_server) as harness:
         yield harness
 
 

@@ -1,25 +1,11 @@
-"""factory-boy factories for the models, with realistic Japanese sample values.
-
-Factories write through whatever session :func:`bind_session` gave them, so they work
-for the app role under Row Level Security (inside a ``tenant_scope``) and for the
-admin session alike. ``tenant_id`` defaults to the tenant in context.
-
-    with tenant_scope(firm.id), app_sessions() as s, s.begin(), bind_session(s):
-        case = CaseFactory(title="損害賠償請求事件")
-"""
+"""Factories for firms, users, parties, clients and cases."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import factory
-from factory.alchemy import SQLAlchemyModelFactory
-from sqlalchemy.orm import Session
 
-from legal_data.domain.corporate_number import corporate_number_check_digit
-from legal_data.errors import TenantContextMissing
 from legal_data.models import (
     Case,
     CaseAssignment,
@@ -31,48 +17,10 @@ from legal_data.models import (
     Tenant,
     User,
 )
-from legal_data.tenancy.context import current_context
-
-_ALL: list[type[SQLAlchemyModelFactory]] = []
+from legal_data.testing.factories.base import FactoryBase, TenantOwnedFactory, corporate_number
 
 
-def _context_tenant() -> object:
-    ctx = current_context()
-    if ctx is None or ctx.tenant_id is None:
-        raise TenantContextMissing("factories need a tenant_scope(...) or an explicit tenant_id")
-    return ctx.tenant_id
-
-
-def corporate_number(n: int) -> str:
-    """A valid 法人番号 derived from ``n`` (check digit computed)."""
-    base = f"{n % 10**12:012d}"
-    return f"{corporate_number_check_digit(base)}{base}"
-
-
-class _Base(SQLAlchemyModelFactory):
-    class Meta:
-        abstract = True
-        sqlalchemy_session_persistence = "flush"
-
-    def __init_subclass__(cls, **kw: object) -> None:
-        super().__init_subclass__(**kw)
-        _ALL.append(cls)
-
-
-@contextmanager
-def bind_session(session: Session) -> Iterator[Session]:
-    """Make every factory write through ``session`` inside the block."""
-    previous = [f._meta.sqlalchemy_session for f in _ALL]
-    for f in _ALL:
-        f._meta.sqlalchemy_session = session
-    try:
-        yield session
-    finally:
-        for f, prev in zip(_ALL, previous, strict=True):
-            f._meta.sqlalchemy_session = prev
-
-
-class TenantFactory(_Base):
+class TenantFactory(FactoryBase):
     class Meta:
         model = Tenant
 
@@ -83,14 +31,7 @@ class TenantFactory(_Base):
     qualified_invoice_number = factory.Sequence(lambda n: f"T{corporate_number(n + 1)}")
 
 
-class _TenantOwned(_Base):
-    class Meta:
-        abstract = True
-
-    tenant_id = factory.LazyFunction(_context_tenant)
-
-
-class UserFactory(_TenantOwned):
+class UserFactory(TenantOwnedFactory):
     class Meta:
         model = User
 
@@ -101,7 +42,7 @@ class UserFactory(_TenantOwned):
     bar_registration_number = factory.Sequence(lambda n: f"{10000 + n % 89999:05d}")
 
 
-class PartyFactory(_TenantOwned):
+class PartyFactory(TenantOwnedFactory):
     class Meta:
         model = Party
 
@@ -118,7 +59,7 @@ class PersonPartyFactory(PartyFactory):
     corporate_number = None
 
 
-class PartyRelationFactory(_TenantOwned):
+class PartyRelationFactory(TenantOwnedFactory):
     class Meta:
         model = PartyRelation
 
@@ -127,7 +68,7 @@ class PartyRelationFactory(_TenantOwned):
     kind = "representative"
 
 
-class ClientFactory(_TenantOwned):
+class ClientFactory(TenantOwnedFactory):
     class Meta:
         model = Client
 
@@ -137,7 +78,7 @@ class ClientFactory(_TenantOwned):
     status = "active"
 
 
-class CaseFactory(_TenantOwned):
+class CaseFactory(TenantOwnedFactory):
     class Meta:
         model = Case
 
@@ -149,7 +90,7 @@ class CaseFactory(_TenantOwned):
     opened_on = factory.LazyFunction(lambda: dt.date(2026, 4, 1))
 
 
-class CaseAssignmentFactory(_TenantOwned):
+class CaseAssignmentFactory(TenantOwnedFactory):
     class Meta:
         model = CaseAssignment
 
@@ -158,7 +99,7 @@ class CaseAssignmentFactory(_TenantOwned):
     role = "responsible"
 
 
-class CasePartyFactory(_TenantOwned):
+class CasePartyFactory(TenantOwnedFactory):
     class Meta:
         model = CaseParty
 
@@ -167,7 +108,7 @@ class CasePartyFactory(_TenantOwned):
     role = "opposing_party"
 
 
-class CourtCaseFactory(_TenantOwned):
+class CourtCaseFactory(TenantOwnedFactory):
     class Meta:
         model = CourtCase
 

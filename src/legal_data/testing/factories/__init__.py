@@ -1,0 +1,38 @@
+"""factory-boy factories for the models, with realistic Japanese sample values.
+
+Factories write through whatever session :func:`bind_session` gave them, so they work
+for the app role under Row Level Security (inside a ``tenant_scope``) and for the
+admin session alike. ``tenant_id`` defaults to the tenant in context::
+
+    with tenant_scope(firm.id), app_sessions() as s, s.begin(), bind_session(s):
+        case = CaseFactory(title="損害賠償請求事件")
+"""
+
+from legal_data.testing.factories.base import bind_session, corporate_number
+from legal_data.testing.factories.core import (
+    CaseAssignmentFactory,
+    CaseFactory,
+    CasePartyFactory,
+    ClientFactory,
+    CourtCaseFactory,
+    PartyFactory,
+    PartyRelationFactory,
+    PersonPartyFactory,
+    TenantFactory,
+    UserFactory,
+)
+
+__all__ = [
+    "CaseAssignmentFactory",
+    "CaseFactory",
+    "CasePartyFactory",
+    "ClientFactory",
+    "CourtCaseFactory",
+    "PartyFactory",
+    "PartyRelationFactory",
+    "PersonPartyFactory",
+    "TenantFactory",
+    "UserFactory",
+    "bind_session",
+    "corporate_number",
+]
