@@ -42,6 +42,8 @@ def alembic_config(url: str | URL | None = None, *, connection: Connection | Non
         raise ConfigurationError(f"migration scripts not found at {SCRIPT_LOCATION}")
     cfg = Config(str(REPO_ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(SCRIPT_LOCATION))
+    # Library callers own their logging; only the alembic CLI applies alembic.ini's.
+    cfg.attributes["configure_logger"] = False
     if url is not None:
         rendered = sqlalchemy_url(url).render_as_string(hide_password=False)
         cfg.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))

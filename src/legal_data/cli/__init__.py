@@ -1,0 +1,30 @@
+"""The ``legal-data`` command line.
+
+Every command that touches a database takes ``--database-url`` (falling back to
+``LEGAL_DATA_ADMIN_URL`` for operator work) or ``--app-url`` (falling back to
+``LEGAL_DATA_DATABASE_URL``). Exit code 0 means success, 1 a finding, 2 a failure.
+"""
+
+from __future__ import annotations
+
+import click
+
+from legal_data import __version__
+from legal_data.cli.check import check
+from legal_data.cli.db import db
+from legal_data.cli.demo import demo
+
+
+@click.group()
+@click.version_option(__version__, prog_name="legal-data")
+def cli() -> None:
+    """legal_data: the data layer of a multi-tenant practice-management service."""
+
+
+cli.add_command(demo)
+cli.add_command(db)
+cli.add_command(check)
+
+
+def main() -> None:
+    cli()
