@@ -25,8 +25,9 @@ from psycopg import sql
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
-from legal_data.errors import AutocommitRefused, TenantContextMissing
+from legal_data.errors import AutocommitRefused, ConcurrentUpdate, TenantContextMissing
 from legal_data.tenancy.context import TenantContext, current_context, tenant_scope
 
 
@@ -85,12 +86,24 @@ def tenant_session(
     With ``tenant_id`` the context is set for the block; without it the context already
     in force is used (and its absence raises before any SQL runs).
     """
-    if tenant_id is None:
-        with factory() as session, session.begin():
+    with _concurrent_update_as_typed_error():
+        if tenant_id is None:
+            with factory() as session, session.begin():
+                yield session
+            return
+        with tenant_scope(tenant_id, **context), factory() as session, session.begin():
             yield session
-        return
-    with tenant_scope(tenant_id, **context), factory() as session, session.begin():
-        yield session
+
+
+@contextmanager
+def _concurrent_update_as_typed_error() -> Iterator[None]:
+    try:
+        yield
+    except StaleDataError as exc:
+        raise ConcurrentUpdate(
+            "the row was changed by someone else since it was read (optimistic locking); "
+            "reload it and apply the change again"
+        ) from exc
 
 
 @asynccontextmanager
@@ -100,10 +113,11 @@ async def async_tenant_session(
     **context: Any,
 ) -> AsyncIterator[AsyncSession]:
     """:func:`tenant_session` for ``AsyncSession``."""
-    if tenant_id is None:
-        async with factory() as session, session.begin():
-            yield session
-        return
-    with tenant_scope(tenant_id, **context):
-        async with factory() as session, session.begin():
-            yield session
+    with _concurrent_update_as_typed_error():
+        if tenant_id is None:
+            async with factory() as session, session.begin():
+                yield session
+            return
+        with tenant_scope(tenant_id, **context):
+            async with factory() as session, session.begin():
+                yield session
