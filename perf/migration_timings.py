@@ -1,6 +1,6 @@
 """Time every Alembic revision on an empty database (upgrade and downgrade).
 
-    python -m perf.migration_timings            # embedded PostgreSQL (or $LEGAL_DATA_TEST_DATABASE_URL)
+    python -m perf.migration_timings   # embedded (or $LEGAL_DATA_TEST_DATABASE_URL)
     python -m perf.migration_timings --json out.json
 
 Each revision runs in its own transaction, as in production. The numbers go into the

@@ -105,6 +105,21 @@ class PermissionDenied(LegalDataError):
     """The database role lacks the privilege for the attempted operation."""
 
 
+# -- audit ------------------------------------------------------------------------
+
+
+class AuditError(LegalDataError):
+    """The audit trail refused an operation or cannot be sealed or verified as asked."""
+
+
+class AuditActorMissing(AuditError):
+    """A write (or an audited read) happened without an actor in the tenant context."""
+
+
+class AppendOnlyViolation(AuditError):
+    """Someone tried to change, delete or truncate audit records, or weaken their guards."""
+
+
 # -- migrations -------------------------------------------------------------------
 
 

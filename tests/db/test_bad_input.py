@@ -20,6 +20,7 @@ from legal_data.models import Case, CaseParty, Party
 from legal_data.tenancy import tenant_scope, tenant_session
 from legal_data.testing.factories import (
     CaseFactory,
+    ConflictCheckFactory,
     CourtCaseFactory,
     PartyFactory,
     bind_session,
@@ -73,9 +74,7 @@ def test_valid_corporate_number_is_accepted(legal_db, tenant_a):
 
 def test_closed_before_opened_is_refused(legal_db, tenant_a):
     def work(s):
-        CaseFactory(
-            status="closed", opened_on=dt.date(2026, 5, 1), closed_on=dt.date(2026, 4, 30)
-        )
+        CaseFactory(status="closed", opened_on=dt.date(2026, 5, 1), closed_on=dt.date(2026, 4, 30))
 
     with pytest.raises(CheckViolation) as info:
         run(legal_db, tenant_a, work)
@@ -185,9 +184,14 @@ def test_status_history_records_who_and_why(legal_db, tenant_a):
         bind_session(s),
     ):
         case = CaseFactory(status="intake")
-    with tenant_scope(tenant_a.id, user_id=actor, reason="受任"):
-        with tenant_session(legal_db.app_sessions) as s:
-            s.get(Case, (tenant_a.id, case.id)).status = "open"
+    with (
+        tenant_scope(tenant_a.id, user_id=actor, reason="受任"),
+        tenant_session(legal_db.app_sessions) as s,
+        bind_session(s),
+    ):
+        # A case leaves intake only after a clear conflict check.
+        ConflictCheckFactory(case_id=case.id, consultation_id=None)
+        s.get(Case, (tenant_a.id, case.id)).status = "open"
     with tenant_session(legal_db.app_sessions, tenant_a.id) as s:
         history = s.get(Case, (tenant_a.id, case.id)).status_history
         rows = [(h.from_status, h.to_status, h.changed_by, h.reason) for h in history]

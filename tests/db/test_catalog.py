@@ -214,9 +214,7 @@ def test_posture_flags_grants_definer_functions_and_views(legal_data_harness):
         c.execute(text("GRANT TRUNCATE ON cases TO legal_app"))
         c.execute(text("CREATE VIEW open_cases AS SELECT id FROM cases"))
         c.execute(
-            text(
-                "CREATE FUNCTION leak() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'"
-            )
+            text("CREATE FUNCTION leak() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'")
         )
         findings = {(f.rule, f.object) for f in check_posture(c)}
         tx.rollback()
@@ -244,6 +242,10 @@ def test_app_role_cannot_create_or_truncate(legal_data_harness, tenant_a):
     from legal_data.tenancy import tenant_scope
 
     for statement in ("CREATE TABLE sneaky (x int)", "TRUNCATE cases", "TRUNCATE tenants CASCADE"):
-        with tenant_scope(tenant_a.id), pytest.raises(PermissionDenied):  # noqa: PT012
-            with legal_data_harness.app_sessions() as s, s.begin():
-                s.execute(text(statement))
+        with (
+            tenant_scope(tenant_a.id),
+            pytest.raises(PermissionDenied),
+            legal_data_harness.app_sessions() as s,
+            s.begin(),
+        ):
+            s.execute(text(statement))

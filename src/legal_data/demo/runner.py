@@ -19,6 +19,7 @@ from legal_data.db.engine import create_tenant_engine
 from legal_data.db.provision import provide_postgres, sqlalchemy_url
 from legal_data.db.roles import create_login
 from legal_data.demo.firms import SAMPLE_FIRMS, SampleFirm
+from legal_data.demo.work_and_money import demo_work_and_money
 from legal_data.domain.case_number import parse_case_number
 from legal_data.errors import LegalDataError
 from legal_data.models import (
@@ -31,6 +32,7 @@ from legal_data.models import (
     Tenant,
     User,
 )
+from legal_data.models.intake import open_case
 from legal_data.tenancy import tenant_scope, tenant_sessionmaker
 from legal_data.tenancy.firms import create_firm
 
@@ -133,12 +135,20 @@ def load_firm(app: sessionmaker, firm: LoadedFirm) -> None:
                     tenant_id=firm.tenant_id,
                     title=case.title,
                     practice_area=case.practice_area,
-                    status=case.status,
+                    status="intake",
                     client_id=clients[case.client].id,
                     opened_on=dt.date(2025, 4, 1),
                 )
                 s.add(row)
                 s.flush()
+                # Leaving intake needs a clear conflict check (the database enforces it).
+                open_case(
+                    s,
+                    row,
+                    status=case.status,
+                    query_terms=[case.client, case.opposing],
+                    checked_by=firm.lawyer_ids[0],
+                )
                 number = parse_case_number(case.case_number)
                 s.add_all(
                     [
@@ -297,6 +307,16 @@ def _show(console: Console, app: sessionmaker, firms: list[LoadedFirm]) -> None:
             ["No.", "案件", "依頼者", "事件番号", "status"],
             case_rows(app, firm),
         )
+    # An individual lawyer's firm billing a company: the invoice shows 源泉徴収.
+    first = next((f for f in firms if f.sample.firm_form == "individual"), firms[0])
+    console.print(f"\n[bold]Work and money[/bold] on {first.sample.name}'s first case")
+    with (
+        tenant_scope(first.tenant_id, user_id=first.lawyer_ids[0], role="lawyer"),
+        app() as s,
+        s.begin(),
+    ):
+        for line in demo_work_and_money(s, first.tenant_id, first.case_ids[0], first.lawyer_ids[0]):
+            console.print(f"  {line}")
     if len(firms) >= 2:
         console.print(f"\n[bold]Isolation[/bold]: {firms[1].slug} probing {firms[0].slug}")
         for line in isolation_probe(app, firms[1], firms[0]):

@@ -5,6 +5,18 @@ autogenerate and the catalog tests read it from here.
 """
 
 from legal_data.models.base import NAMING_CONVENTION, Base, GlobalTable
+from legal_data.models.billing import (
+    EXPENSE_CATEGORIES,
+    FEE_KINDS,
+    INVOICE_STATES,
+    PAYMENT_METHODS,
+    Expense,
+    Invoice,
+    InvoiceLine,
+    InvoiceTaxSummary,
+    Payment,
+    TimeEntry,
+)
 from legal_data.models.cases import (
     ASSIGNMENT_ROLES,
     CASE_PARTY_ROLES,
@@ -16,10 +28,41 @@ from legal_data.models.cases import (
     CaseStatus,
     CourtCase,
 )
+from legal_data.models.documents import (
+    DEFAULT_DOCUMENT_CATEGORIES,
+    Document,
+    DocumentCategory,
+    DocumentVersion,
+    Template,
+    add_document_version,
+    seed_document_categories,
+)
 from legal_data.models.identity import AccessToken, User, UserSession
+from legal_data.models.intake import (
+    CONFLICT_DECISIONS,
+    CONFLICT_RESULTS,
+    ConflictCheck,
+    Consultation,
+    ConsultationParty,
+)
 from legal_data.models.parties import Client, Party, PartyRelation
 from legal_data.models.reference import CaseTypeCode, Court
 from legal_data.models.system import SchemaRevision, Tenant, TenantCounter
+from legal_data.models.trust import (
+    LEDGER_KINDS,
+    TRUST_ACCOUNT_KINDS,
+    TrustAccount,
+    TrustLedgerEntry,
+)
+from legal_data.models.work import (
+    COMMUNICATION_CHANNELS,
+    TASK_KINDS,
+    TASK_STATUSES,
+    Communication,
+    CommunicationEmail,
+    CommunicationParticipant,
+    Task,
+)
 
 metadata = Base.metadata
 
@@ -27,8 +70,20 @@ __all__ = [
     "ASSIGNMENT_ROLES",
     "CASE_PARTY_ROLES",
     "CASE_STATUSES",
+    "COMMUNICATION_CHANNELS",
+    "CONFLICT_DECISIONS",
+    "CONFLICT_RESULTS",
+    "DEFAULT_DOCUMENT_CATEGORIES",
+    "EXPENSE_CATEGORIES",
+    "FEE_KINDS",
+    "INVOICE_STATES",
+    "LEDGER_KINDS",
     "NAMING_CONVENTION",
+    "PAYMENT_METHODS",
     "PRACTICE_AREAS",
+    "TASK_KINDS",
+    "TASK_STATUSES",
+    "TRUST_ACCOUNT_KINDS",
     "AccessToken",
     "Base",
     "Case",
@@ -37,15 +92,36 @@ __all__ = [
     "CaseStatus",
     "CaseTypeCode",
     "Client",
+    "Communication",
+    "CommunicationEmail",
+    "CommunicationParticipant",
+    "ConflictCheck",
+    "Consultation",
+    "ConsultationParty",
     "Court",
     "CourtCase",
+    "Document",
+    "DocumentCategory",
+    "DocumentVersion",
+    "Expense",
     "GlobalTable",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceTaxSummary",
     "Party",
     "PartyRelation",
+    "Payment",
     "SchemaRevision",
+    "Task",
+    "Template",
     "Tenant",
     "TenantCounter",
+    "TimeEntry",
+    "TrustAccount",
+    "TrustLedgerEntry",
     "User",
     "UserSession",
+    "add_document_version",
     "metadata",
+    "seed_document_categories",
 ]

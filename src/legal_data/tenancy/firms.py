@@ -9,10 +9,12 @@ from sqlalchemy.orm import Session
 
 from legal_data.ids import new_id
 from legal_data.models import Tenant
+from legal_data.models.documents import seed_document_categories
 
 
 def create_firm(session: Session, *, slug: str, name: str, **fields: Any) -> Tenant:
-    """Insert a firm and its per-firm defaults in the session's current transaction.
+    """Insert a firm and its per-firm defaults (the document categories 訴状, 答弁書, …)
+    in the session's current transaction.
 
     Through a tenant session the context must already name the new firm's id
     (``tenant_scope(firm_id)``): Row Level Security lets a firm create only itself.
@@ -21,4 +23,5 @@ def create_firm(session: Session, *, slug: str, name: str, **fields: Any) -> Ten
     tenant = Tenant(id=firm_id, slug=slug, name=name, **fields)
     session.add(tenant)
     session.flush()
+    seed_document_categories(session, firm_id)
     return tenant

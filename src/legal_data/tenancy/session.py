@@ -27,7 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from legal_data.errors import AutocommitRefused, ConcurrentUpdate, TenantContextMissing
+from legal_data.errors import (
+    AutocommitRefused,
+    ConcurrentUpdate,
+    InvalidTenantContext,
+    TenantContextMissing,
+)
 from legal_data.tenancy.context import TenantContext, current_context, tenant_scope
 
 
@@ -44,23 +49,53 @@ def render_context_sql(context: TenantContext) -> str:
     return "; ".join(s.as_string() for s in statements)
 
 
+_SENT_CONTEXT = "legal_data.sent_tenant_context"
+
+
 @event.listens_for(TenantSession, "after_begin")
 def _send_context(
     session: Session, transaction: SessionTransaction, connection: Connection
 ) -> None:
     context = current_context()
     if context is None:
+        from legal_data.audit.security import record_security_event
+
+        record_security_event(
+            connection.engine,
+            "tenant_context_missing",
+            "warning",
+            {"where": "tenant session used without tenant_scope/system_scope"},
+        )
         raise TenantContextMissing(
             "no tenant context: wrap the work in tenant_scope(...) (or system_scope(...) "
             "for operator jobs) before using a tenant session"
         )
-    if connection.get_isolation_level() == "AUTOCOMMIT" or (
-        connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-    ):
+    if transaction.nested:
+        # A savepoint lives inside the transaction whose context was sent at BEGIN. Sending
+        # another one here would outlive the savepoint once it is released, and the rest of
+        # the transaction would silently act for the other firm.
+        if context != session.info.get(_SENT_CONTEXT):
+            raise InvalidTenantContext(
+                "the tenant context cannot change inside a transaction: commit or roll "
+                "back first, or use a separate session for the other firm"
+            )
+        return
+    if _autocommit(connection):
         raise AutocommitRefused("AUTOCOMMIT would drop the transaction-local tenant context")
     connection.exec_driver_sql(
         render_context_sql(context), execution_options={"no_parameters": True}
     )
+    session.info[_SENT_CONTEXT] = context
+
+
+def _autocommit(connection: Connection) -> bool:
+    """Whether statements on ``connection`` would run outside a transaction.
+
+    Reads the driver connection's flag (no round trip). ``Connection.get_isolation_level()``
+    is not used: it never reports AUTOCOMMIT and costs a query plus a ROLLBACK."""
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return True
+    return bool(getattr(connection.connection.dbapi_connection, "autocommit", False))
 
 
 def tenant_sessionmaker(engine: Engine, **kw: Any) -> sessionmaker[TenantSession]:

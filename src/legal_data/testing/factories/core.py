@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import factory
 
@@ -17,6 +18,7 @@ from legal_data.models import (
     Tenant,
     User,
 )
+from legal_data.models.intake import open_case
 from legal_data.testing.factories.base import FactoryBase, TenantOwnedFactory, corporate_number
 
 
@@ -79,6 +81,14 @@ class ClientFactory(TenantOwnedFactory):
 
 
 class CaseFactory(TenantOwnedFactory):
+    """A case, in ``intake`` by default.
+
+    The database's conflict gate refuses a case born in any other status. Given another
+    ``status`` (``CaseFactory(status="open")``), the factory does what the application
+    does: insert in intake, record a clear conflict check
+    (:func:`legal_data.models.intake.open_case`), then UPDATE the status (and
+    ``closed_on``)."""
+
     class Meta:
         model = Case
 
@@ -86,8 +96,25 @@ class CaseFactory(TenantOwnedFactory):
     client_id = factory.SelfAttribute("client.id")
     title = factory.Sequence(lambda n: f"損害賠償請求事件{n}")
     practice_area = "civil"
-    status = "open"
+    status = "intake"
     opened_on = factory.LazyFunction(lambda: dt.date(2026, 4, 1))
+
+    @classmethod
+    def _create(cls, model_class: type[Case], *args: Any, **kwargs: Any) -> Case:
+        status = kwargs.pop("status", "intake")
+        closed_on = kwargs.pop("closed_on", None)
+        case = super()._create(model_class, *args, status="intake", **kwargs)
+        if status != "intake" or closed_on is not None:
+            client = kwargs.get("client")
+            terms = [client.party.name] if client is not None else [case.title]
+            open_case(
+                cls._meta.sqlalchemy_session,
+                case,
+                status=status,
+                query_terms=terms,
+                closed_on=closed_on,
+            )
+        return case
 
 
 class CaseAssignmentFactory(TenantOwnedFactory):
