@@ -8,6 +8,10 @@
 - on every new connection checks the login role and refuses to serve tenant data when
   it is a superuser, has BYPASSRLS, or can act as the owner of tenant tables: with such
   a role Row Level Security silently filters nothing;
+- resets session-level state (``RESET ALL; RESET ROLE; DISCARD TEMP``) when a connection
+  goes back to the pool: a plain ``SET``/``SET ROLE`` or a temp table left by one unit of
+  work must not reach the next one (SQLAlchemy's own reset is only a ROLLBACK, which does
+  not undo what a committed transaction set);
 - translates constraint errors into typed exceptions (:mod:`legal_data.db.errors`);
 - sets ``statement_timeout``, ``idle_in_transaction_session_timeout`` and
   ``application_name`` per connection.
@@ -20,6 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import PoolResetState
 
 from legal_data.db.errors import install_error_translation
 from legal_data.db.provision import sqlalchemy_url
@@ -88,8 +93,33 @@ def check_role_posture(dbapi_connection: Any) -> None:
         )
 
 
+#: Sent when a connection is checked in. Not DISCARD ALL: it would also drop psycopg's
+#: prepared statements, and it cannot run inside the implicit transaction block.
+RESET_SESSION_SQL = "RESET ALL; RESET ROLE; DISCARD TEMP"
+
+
+def reset_session_state(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """Pool ``reset`` hook: leave nothing session-level behind for the next checkout.
+
+    A failure here makes the pool discard the connection instead of reusing it."""
+    if state.terminate_only or not state.asyncio_safe:
+        return  # the connection is being thrown away, not reused
+    dbapi_connection.rollback()
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True  # one round trip, no BEGIN/COMMIT around it
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(RESET_SESSION_SQL)
+        finally:
+            cursor.close()
+    finally:
+        dbapi_connection.autocommit = autocommit
+
+
 def _guard(engine: Engine, *, allow_privileged_role: bool) -> None:
     install_error_translation(engine)
+    event.listen(engine.pool, "reset", reset_session_state)
     if not allow_privileged_role:
         event.listen(engine, "connect", lambda dbapi_conn, _rec: check_role_posture(dbapi_conn))
 

@@ -74,9 +74,14 @@ def _ip(value: object) -> str | None:
     if value is None:
         return None
     try:
-        return str(ipaddress.ip_address(value))  # type: ignore[arg-type]
+        address = ipaddress.ip_address(value)  # type: ignore[arg-type]
     except ValueError:
         raise InvalidTenantContext("client_ip must be an IPv4 or IPv6 address") from None
+    if getattr(address, "scope_id", None) is not None:
+        # 'fe80::1%<anything>': Python accepts any text after '%' (quotes, newlines, 1 MB);
+        # PostgreSQL's inet does not accept a zone at all.
+        raise InvalidTenantContext("client_ip must not carry an IPv6 zone (%...)")
+    return str(address)
 
 
 def _text(name: str, value: object, limit: int) -> None:
@@ -88,6 +93,10 @@ def _text(name: str, value: object, limit: int) -> None:
         raise InvalidTenantContext(f"{name} must not contain NUL characters")
     if len(value) > limit:
         raise InvalidTenantContext(f"{name} is longer than {limit} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: would fail later, while sending the context
+        raise InvalidTenantContext(f"{name} must be valid Unicode text") from None
 
 
 _current: ContextVar[TenantContext | None] = ContextVar("legal_data_tenant_context", default=None)
