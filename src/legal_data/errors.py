@@ -36,6 +36,10 @@ class InvalidInvoice(ValidationError):
     """An invoice line has a negative or non-integer amount or an unknown tax category."""
 
 
+class InvalidSearchQuery(ValidationError):
+    """A search query is empty, unbalanced, too long or has nothing searchable."""
+
+
 # -- constraint violations reported by PostgreSQL ---------------------------------
 
 
