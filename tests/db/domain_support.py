@@ -19,7 +19,7 @@ from legal_data.models import Tenant
 from legal_data.tenancy import tenant_session
 from legal_data.testing.factories import bind_session
 from legal_data.testing.harness import Harness
-from legal_data.testing.plugin import make_tenant
+from legal_data.testing.plugin import TEST_ACTOR, make_tenant
 
 _numbers = itertools.count(1)
 
@@ -47,7 +47,9 @@ def firm_fixture(firms: Firms) -> Tenant:
 def run(harness: Harness, tenant: Tenant, work, **context: Any):
     """``work(session)`` in one app-role transaction of ``tenant``, factories bound."""
     with (
-        tenant_session(harness.app_sessions, tenant.id, role="test", **context) as s,
+        tenant_session(
+            harness.app_sessions, tenant.id, **{"role": "test", "user_id": TEST_ACTOR, **context}
+        ) as s,
         bind_session(s),
     ):
         return work(s)

@@ -40,6 +40,7 @@ from legal_data.models import (
 from legal_data.tenancy import tenant_scope
 from legal_data.testing.factories import CaseFactory, UserFactory, bind_session
 from legal_data.testing.factories.base import FactoryBase, context_tenant
+from legal_data.testing.plugin import TEST_ACTOR
 
 TENANTS = "tenants"
 TENANT_COLUMN = "tenant_id"
@@ -55,9 +56,17 @@ def model_for(table: Table | str) -> type | None:
     return None
 
 
+#: The audit trail: tenant-scoped, but written only by database triggers and functions
+#: (the app role has SELECT and nothing else), so the write checks of the matrix do not
+#: apply; tests/db/test_audit_isolation.py covers these tables' reads and refused writes.
+APPEND_ONLY = frozenset({"audit_logs", "audit_seals", "security_events"})
+
+
 def tenant_tables() -> list[Table]:
-    """Every table with a ``tenant_id`` column, in dependency order."""
-    return [t for t in Base.metadata.sorted_tables if TENANT_COLUMN in t.c]
+    """Every table with a ``tenant_id`` column the app writes, in dependency order."""
+    return [
+        t for t in Base.metadata.sorted_tables if TENANT_COLUMN in t.c and t.name not in APPEND_ONLY
+    ]
 
 
 def isolation_tables() -> list[Table]:
@@ -70,7 +79,7 @@ def unclassified_tables() -> list[str]:
     out = []
     for t in Base.metadata.sorted_tables:
         model = model_for(t)
-        if t.name == TENANTS or TENANT_COLUMN in t.c:
+        if t.name == TENANTS or TENANT_COLUMN in t.c or t.name in APPEND_ONLY:
             continue
         if model is None or not issubclass(model, GlobalTable):
             out.append(t.name)
@@ -245,7 +254,9 @@ def tenant_tx(
 ) -> Iterator[Session]:
     """One transaction of a tenant session for ``tenant_id``, factories bound to it.
 
-    Rolled back at the end unless ``commit``; always rolled back on an exception."""
+    Rolled back at the end unless ``commit``; always rolled back on an exception. Writes
+    are the test actor's unless ``context`` names another (the audit trail needs one)."""
+    context.setdefault("user_id", TEST_ACTOR)
     with tenant_scope(tenant_id, **context), sessions() as s:
         s.begin()
         try:

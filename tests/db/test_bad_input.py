@@ -26,11 +26,15 @@ from legal_data.testing.factories import (
     bind_session,
     corporate_number,
 )
+from legal_data.testing.plugin import TEST_ACTOR
 
 
 def run(harness, tenant, work):
     """Run ``work(session)`` in one tenant transaction with factories bound."""
-    with tenant_session(harness.app_sessions, tenant.id, role="test") as s, bind_session(s):
+    with (
+        tenant_session(harness.app_sessions, tenant.id, role="test", user_id=TEST_ACTOR) as s,
+        bind_session(s),
+    ):
         return work(s)
 
 
@@ -192,7 +196,7 @@ def test_status_history_records_who_and_why(legal_db, tenant_a):
         # A case leaves intake only after a clear conflict check.
         ConflictCheckFactory(case_id=case.id, consultation_id=None)
         s.get(Case, (tenant_a.id, case.id)).status = "open"
-    with tenant_session(legal_db.app_sessions, tenant_a.id) as s:
+    with tenant_session(legal_db.app_sessions, tenant_a.id, user_id=TEST_ACTOR) as s:
         history = s.get(Case, (tenant_a.id, case.id)).status_history
         rows = [(h.from_status, h.to_status, h.changed_by, h.reason) for h in history]
     assert rows == [
@@ -213,17 +217,20 @@ def test_created_by_and_updated_by_come_from_the_actor(legal_db, tenant_a):
         case = CaseFactory()
     with tenant_scope(tenant_a.id, user_id=editor), tenant_session(legal_db.app_sessions) as s:
         s.get(Case, (tenant_a.id, case.id)).title = "改題"
-    with tenant_session(legal_db.app_sessions, tenant_a.id) as s:
+    with tenant_session(legal_db.app_sessions, tenant_a.id, user_id=TEST_ACTOR) as s:
         row = s.get(Case, (tenant_a.id, case.id))
         assert (row.created_by, row.updated_by, row.version) == (author, editor, 2)
 
 
 def test_concurrent_edit_is_a_typed_error_not_a_lost_update(legal_db, tenant_a):
     case = run(legal_db, tenant_a, lambda s: CaseFactory(title="原題"))
-    with pytest.raises(ConcurrentUpdate), tenant_session(legal_db.app_sessions, tenant_a.id) as s1:
+    with (
+        pytest.raises(ConcurrentUpdate),
+        tenant_session(legal_db.app_sessions, tenant_a.id, user_id=TEST_ACTOR) as s1,
+    ):
         stale = s1.get(Case, (tenant_a.id, case.id))
-        with tenant_session(legal_db.app_sessions, tenant_a.id) as s2:
+        with tenant_session(legal_db.app_sessions, tenant_a.id, user_id=TEST_ACTOR) as s2:
             s2.get(Case, (tenant_a.id, case.id)).title = "先に保存"
         stale.title = "後から保存"
-    with tenant_session(legal_db.app_sessions, tenant_a.id) as s:
+    with tenant_session(legal_db.app_sessions, tenant_a.id, user_id=TEST_ACTOR) as s:
         assert s.get(Case, (tenant_a.id, case.id)).title == "先に保存"

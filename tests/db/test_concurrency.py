@@ -37,7 +37,7 @@ from legal_data.tenancy import (
     tenant_session,
     tenant_sessionmaker,
 )
-from legal_data.testing.plugin import make_tenant
+from legal_data.testing.plugin import TEST_ACTOR, make_tenant
 
 SECONDS = float(os.environ.get("LEGAL_DATA_CONCURRENCY_SECONDS", "1.5"))
 WORKERS = int(os.environ.get("LEGAL_DATA_CONCURRENCY_WORKERS", "100"))
@@ -118,10 +118,10 @@ def test_threads_share_one_pool_without_crossing_firms(legal_db, firms):
         while tally.rounds == 0 or time.monotonic() < deadline:
             firm = firms[(worker + tally.rounds) % len(firms)]
             n = tally.rounds
-            with tenant_session(sessions, firm, role="concurrency") as s:
+            with tenant_session(sessions, firm, role="concurrency", user_id=TEST_ACTOR) as s:
                 s.add(_party(worker, firm, n))
             tally.committed[firm] += 1
-            with tenant_session(sessions, firm) as s:
+            with tenant_session(sessions, firm, user_id=TEST_ACTOR) as s:
                 row = s.execute(READ, {"firm": firm, "mine": f"w{worker:04d}-%"}).one()
             tally.check(firm, row, tally.committed[firm])
             tally.rounds += 1
@@ -150,10 +150,12 @@ async def test_asyncio_tasks_share_one_pool_without_crossing_firms(legal_db, fir
         deadline = time.monotonic() + SECONDS
         while tally.rounds == 0 or time.monotonic() < deadline:
             firm = firms[(worker + tally.rounds) % len(firms)]
-            async with async_tenant_session(factory, firm, role="concurrency") as s:
+            async with async_tenant_session(
+                factory, firm, role="concurrency", user_id=TEST_ACTOR
+            ) as s:
                 s.add(_party(worker, firm, tally.rounds))
             tally.committed[firm] += 1
-            async with async_tenant_session(factory, firm) as s:
+            async with async_tenant_session(factory, firm, user_id=TEST_ACTOR) as s:
                 result = await s.execute(READ, {"firm": firm, "mine": f"w{worker:04d}-%"})
                 row = result.one()
             tally.check(firm, row, tally.committed[firm])

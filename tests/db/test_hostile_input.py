@@ -110,7 +110,7 @@ class Firms:
         self.harness = harness
         self.a = make_tenant(harness, "hostile-a", "敵対入力テストA").id
         self.b = make_tenant(harness, "hostile-b", "敵対入力テストB").id
-        with harness.admin_sessions() as s, s.begin():
+        with system_scope(reason="test setup"), harness.admin_sessions() as s, s.begin():
             for firm in (self.a, self.b):
                 s.add(TenantCounter(tenant_id=firm, name=f"canary-{firm}", value=1))
 

@@ -61,7 +61,7 @@ def logins(legal_db, tenant_a, tenant_b) -> Logins:
         )
     }
     ids: dict[str, uuid.UUID] = {}
-    with legal_db.admin_sessions() as s, s.begin():
+    with system_scope(reason="test setup"), legal_db.admin_sessions() as s, s.begin():
 
         def user(firm: Tenant, email: str, **kw: Any) -> uuid.UUID:
             u = User(

@@ -36,6 +36,7 @@ from legal_data.models import TenantCounter
 from legal_data.tenancy import (
     async_tenant_session,
     async_tenant_sessionmaker,
+    system_scope,
     tenant_scope,
     tenant_session,
     tenant_sessionmaker,
@@ -123,7 +124,7 @@ def test_one_backend_carries_nothing_between_firms(legal_db, tenant_a, tenant_b,
     }
     ctx_b = {"role": "paralegal"}  # deliberately sparse: A's other fields must not show
     for firm in (tenant_a, tenant_b):  # one visible row per firm
-        with legal_db.admin_sessions() as s, s.begin():
+        with system_scope(reason="test setup"), legal_db.admin_sessions() as s, s.begin():
             s.add(TenantCounter(tenant_id=firm.id, name=f"seed-{firm.slug}", value=1))
 
     baseline = _probe(engine)  # the fresh connection: what every later checkout must match
@@ -232,7 +233,7 @@ def test_one_backend_carries_nothing_between_firms(legal_db, tenant_a, tenant_b,
 
 def test_fail_closed_on_fresh_and_reused_connections(legal_db, tenant_a, one_conn_engine):
     """With no context, a plain Core connection sees nothing, never an error (NULL vs '')."""
-    with legal_db.admin_sessions() as s, s.begin():
+    with system_scope(reason="test setup"), legal_db.admin_sessions() as s, s.begin():
         s.add(TenantCounter(tenant_id=tenant_a.id, name="x", value=1))
     first = _probe(one_conn_engine)  # fresh backend: the setting is NULL
     assert first["app.current_tenant_id"] is None
@@ -423,7 +424,7 @@ def test_context_cannot_switch_firms_inside_a_transaction(legal_db, tenant_a, te
     """A savepoint opened under another firm's scope is refused: otherwise, once released,
     the rest of the outer transaction would act for that firm while the code's context
     says otherwise."""
-    with legal_db.admin_sessions() as s, s.begin():
+    with system_scope(reason="test setup"), legal_db.admin_sessions() as s, s.begin():
         s.add(TenantCounter(tenant_id=tenant_a.id, name="a-secret", value=1))
     with tenant_scope(tenant_b.id), legal_db.app_sessions() as s, s.begin():
         assert s.scalars(select(TenantCounter.name)).all() == []

@@ -18,6 +18,7 @@ from legal_data.errors import CheckViolation, LegalDataError
 from legal_data.models import Case, TrustAccount, TrustLedgerEntry
 from legal_data.tenancy import tenant_session
 from legal_data.testing.factories import CaseFactory, TrustAccountFactory
+from legal_data.testing.plugin import TEST_ACTOR
 
 APPEND_ONLY = "ck_trust_ledger_append_only"
 
@@ -186,7 +187,7 @@ class Writer(threading.Thread):
     def run(self) -> None:
         db, firm, account, case, fn, kw = self.args
         try:
-            with tenant_session(db.app_sessions, firm.id) as s:
+            with tenant_session(db.app_sessions, firm.id, user_id=TEST_ACTOR) as s:
                 self.pid = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
                 self.started_tx.set()
                 self.entry = fn(

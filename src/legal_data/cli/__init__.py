@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from legal_data import __version__
+from legal_data.cli.audit import audit
 from legal_data.cli.check import check
 from legal_data.cli.db import db
 from legal_data.cli.demo import demo
@@ -24,6 +25,7 @@ def cli() -> None:
 cli.add_command(demo)
 cli.add_command(db)
 cli.add_command(check)
+cli.add_command(audit)
 
 
 def main() -> None:

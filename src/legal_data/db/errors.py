@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from legal_data.errors import (
     AppendOnlyViolation,
     AuditActorMissing,
+    AuditError,
     CheckViolation,
     ConstraintViolation,
     ForeignKeyViolation,
@@ -200,6 +201,8 @@ def translate(exc: DBAPIError) -> LegalDataError | None:
         return cls(f"{table or 'row'}: {rule}", entity=table, rule=constraint, sqlstate=sqlstate)
     if sqlstate == "LDA01":
         return AuditActorMissing(getattr(diag, "message_primary", "") or "no actor")
+    if sqlstate == "LDA03":
+        return AuditError(getattr(diag, "message_primary", "") or "audit maintenance refused")
     if sqlstate == "LDA02":
         return AppendOnlyViolation(getattr(diag, "message_primary", "") or "append-only")
     if sqlstate == "42501":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,11 +191,16 @@ def verify_checksums(connection: Connection, scripts: ScriptDirectory) -> None:
         )
 
 
+#: Monthly audit partitions are created by ``audit_ensure_partitions()``, not by models.
+_AUDIT_PARTITION = re.compile(r"^audit_logs_(p\d{6}|default)$")
+
+
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
     """Autogenerate filter: objects the models do not describe on purpose."""
-    return True
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return not (table and _AUDIT_PARTITION.match(table))
 
 
 # -- programmatic entry points (tests, demo, CLI) ----------------------------------

@@ -33,8 +33,9 @@ from legal_data.models import (
     User,
 )
 from legal_data.models.intake import open_case
-from legal_data.tenancy import tenant_scope, tenant_sessionmaker
-from legal_data.tenancy.firms import create_firm
+from legal_data.tenancy import system_scope, tenant_scope, tenant_sessionmaker
+from legal_data.tenancy.context import SYSTEM_ROLE
+from legal_data.tenancy.firms import new_firm
 
 DEMO_LOGIN = "legal_demo_app"
 
@@ -67,26 +68,30 @@ def _free_slug(session: Session, slug: str) -> str:
     return candidate
 
 
-def create_firms(admin: sessionmaker[Session]) -> list[LoadedFirm]:
-    """Firms are created by the operator (admin engine); everything else by the app role."""
+def create_firms(admin: sessionmaker) -> list[LoadedFirm]:
+    """Firms are created by the operator (admin engine, system actor); everything else by
+    the app role."""
     loaded = []
-    with admin() as s, s.begin():
-        for sample in SAMPLE_FIRMS:
-            firm = create_firm(
-                s,
-                slug=_free_slug(s, sample.slug),
-                name=sample.name,
-                name_kana=sample.name_kana,
-                firm_form=sample.firm_form,
-                qualified_invoice_number=sample.qualified_invoice_number,
-            )
-            loaded.append(LoadedFirm(sample, firm.id, firm.slug))
+    for sample in SAMPLE_FIRMS:
+        with system_scope(reason="demo: find a free slug"), admin() as s, s.begin():
+            slug = _free_slug(s, sample.slug)
+        firm = new_firm(
+            admin,
+            slug=slug,
+            name=sample.name,
+            name_kana=sample.name_kana,
+            firm_form=sample.firm_form,
+            qualified_invoice_number=sample.qualified_invoice_number,
+            reason="legal-data demo",
+        )
+        loaded.append(LoadedFirm(sample, firm.id, firm.slug))
     return loaded
 
 
 def load_firm(app: sessionmaker, firm: LoadedFirm) -> None:
     sample = firm.sample
-    with tenant_scope(firm.tenant_id, role="demo", reason="legal-data demo"):
+    # The firm's first users are created by onboarding: the system actor.
+    with tenant_scope(firm.tenant_id, role=SYSTEM_ROLE, reason="legal-data demo: onboarding"):
         with app() as s, s.begin():
             users = [
                 User(
@@ -223,7 +228,7 @@ def isolation_probe(app: sessionmaker, viewer: LoadedFirm, owner: LoadedFirm) ->
     """Firm ``viewer`` tries to read, change and reference ``owner``'s first case."""
     target = owner.case_ids[0]
     lines = []
-    with tenant_scope(viewer.tenant_id, role="demo"):
+    with tenant_scope(viewer.tenant_id, user_id=viewer.lawyer_ids[0], role="lawyer"):
         with app() as s, s.begin():
             seen = s.get(Case, (owner.tenant_id, target))
             lines.append(
@@ -261,7 +266,7 @@ def run_demo(database_url: str | None, console: Console) -> None:
         admin_engine = create_tenant_engine(admin_url, allow_privileged_role=True)
         app_engine = create_tenant_engine(app_url)
         try:
-            admin = sessionmaker(admin_engine, expire_on_commit=False)
+            admin = tenant_sessionmaker(admin_engine)
             app = tenant_sessionmaker(app_engine)
             firms = create_firms(admin)
             for firm in firms:

@@ -4,6 +4,7 @@ Importing this package registers every table on :data:`Base.metadata`; Alembic's
 autogenerate and the catalog tests read it from here.
 """
 
+from legal_data.models.audit import AuditArchive, AuditLog, AuditSeal, SecurityEvent
 from legal_data.models.base import NAMING_CONVENTION, Base, GlobalTable
 from legal_data.models.billing import (
     EXPENSE_CATEGORIES,
@@ -85,6 +86,9 @@ __all__ = [
     "TASK_STATUSES",
     "TRUST_ACCOUNT_KINDS",
     "AccessToken",
+    "AuditArchive",
+    "AuditLog",
+    "AuditSeal",
     "Base",
     "Case",
     "CaseAssignment",
@@ -112,6 +116,7 @@ __all__ = [
     "PartyRelation",
     "Payment",
     "SchemaRevision",
+    "SecurityEvent",
     "Task",
     "Template",
     "Tenant",

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
+from typing import ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -93,6 +95,10 @@ class Document(BusinessRow, Versioned, SoftDeleted, Base):
     """A document of a case. Its content is the version ``current_version_id`` points at."""
 
     __tablename__ = "documents"
+    # Loading a privileged document through a tenant session writes a READ audit event.
+    __audit_reads__: ClassVar[Callable[[Document], bool]] = staticmethod(
+        lambda doc: bool(doc.is_privileged)
+    )
     __table_args__ = (
         tenant_fk("case_id", "cases"),
         tenant_fk("category_id", "document_categories"),

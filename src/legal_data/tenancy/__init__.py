@@ -36,3 +36,6 @@ __all__ = [
     "use_context",
     "with_tenant",
 ]
+
+# READ auditing of models that opt in (``__audit_reads__``) listens on TenantSession.
+import legal_data.audit.access  # noqa: F401

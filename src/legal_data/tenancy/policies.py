@@ -24,6 +24,7 @@ APP_ROLE = "legal_app"
 READONLY_ROLE = "legal_readonly"
 OWNER_ROLE = "legal_owner"
 AUTH_ROLE = "legal_auth"
+AUDIT_ROLE = "legal_audit"
 
 TENANT_POLICY = "tenant_isolation"
 BASE_POLICY = "tenant_access"

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, text
 
 from legal_data.tenancy.policies import (
     APP_ROLE,
+    AUDIT_ROLE,
     AUTH_ROLE,
     BASE_POLICY,
     OWNER_ROLE,
@@ -22,12 +23,29 @@ from legal_data.tenancy.policies import (
 
 #: Tables without ``tenant_id`` that are shared on purpose. Anything else without a
 #: tenant column is a finding: a new table must either be isolated or be listed here.
-GLOBAL_TABLES = frozenset({"courts", "case_type_codes", "schema_revisions", "alembic_version"})
+GLOBAL_TABLES = frozenset(
+    {"courts", "case_type_codes", "schema_revisions", "alembic_version", "audit_archives"}
+)
 #: ``tenants`` is isolated by its own ``id``.
 TENANT_KEY = {"tenants": "id"}
-#: SECURITY DEFINER functions that are allowed to exist (login before a tenant is known).
-DEFINER_ALLOWLIST = frozenset(
-    {"auth_find_tenant", "auth_find_user", "auth_find_session", "auth_find_access_token"}
+#: SECURITY DEFINER functions that are allowed to exist, and the role that must own each:
+#: login before a tenant is known and security events (legal_auth, BYPASSRLS), the audit
+#: trail's writers (legal_audit, BYPASSRLS, INSERT on the log only: the app role has no
+#: INSERT) and its partition maintenance (legal_owner, which owns the partitions).
+DEFINER_OWNERS = {
+    "auth_find_tenant": AUTH_ROLE,
+    "auth_find_user": AUTH_ROLE,
+    "auth_find_session": AUTH_ROLE,
+    "auth_find_access_token": AUTH_ROLE,
+    "security_event_record": AUTH_ROLE,
+    "audit_capture": AUDIT_ROLE,
+    "audit_record_access": AUDIT_ROLE,
+    "audit_ensure_partitions": OWNER_ROLE,
+}
+DEFINER_ALLOWLIST = frozenset(DEFINER_OWNERS)
+#: Tables that are not business data and carry no audit trigger.
+AUDIT_EXEMPT = frozenset(
+    {"tenant_counters", "audit_logs", "audit_seals", "audit_archives", "security_events"}
 )
 
 
@@ -209,8 +227,11 @@ def functions(conn: Connection) -> list[Finding]:
             findings.append(Finding("definer-allowlist", name, "unexpected SECURITY DEFINER"))
         if public_exec:
             findings.append(Finding("definer-execute", name, "PUBLIC may execute it"))
-        if name in DEFINER_ALLOWLIST and owner != AUTH_ROLE:
-            findings.append(Finding("definer-owner", name, f"owned by {owner}, not {AUTH_ROLE}"))
+        expected_owner = DEFINER_OWNERS.get(name)
+        if expected_owner and owner != expected_owner:
+            findings.append(
+                Finding("definer-owner", name, f"owned by {owner}, not {expected_owner}")
+            )
     return findings
 
 
@@ -229,6 +250,31 @@ def views(conn: Connection) -> list[Finding]:
         if kind == "m" and app_can_read:
             findings.append(
                 Finding("matview", name, f"{APP_ROLE} can read a materialized view (no RLS)")
+            )
+    return findings
+
+
+def audit_triggers(conn: Connection) -> list[Finding]:
+    """Every tenant table (and ``tenants``) has its three audit triggers, ENABLE ALWAYS."""
+    findings = []
+    for table, enabled in _rows(
+        conn,
+        """
+        SELECT c.relname,
+               (SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgenabled = 'A'
+                  AND t.tgname IN ('audit_insert', 'audit_update', 'audit_delete'))
+        FROM pg_class c
+        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+          AND NOT c.relispartition
+          AND (c.relname = 'tenants' OR EXISTS (
+                SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
+                  AND a.attname = 'tenant_id' AND NOT a.attisdropped))
+        ORDER BY 1
+        """,
+    ):
+        if table not in AUDIT_EXEMPT and enabled != 3:
+            findings.append(
+                Finding("audit-trigger", table, f"{enabled} of 3 audit triggers enabled (ALWAYS)")
             )
     return findings
 
@@ -256,5 +302,6 @@ def check_posture(conn: Connection, *, login: str | None = None) -> list[Finding
         *grants(conn),
         *functions(conn),
         *views(conn),
+        *audit_triggers(conn),
         *ownership(conn),
     ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from legal_data.db import migrate
 from legal_data.db.engine import create_tenant_engine
@@ -29,6 +29,9 @@ from legal_data.db.roles import create_login, drop_login
 from legal_data.models import Base, GlobalTable
 from legal_data.tenancy.session import TenantSession, tenant_sessionmaker
 
+#: The audit trail cannot be truncated (that is the point); tests tell firms apart by id.
+APPEND_ONLY = frozenset({"audit_logs", "audit_seals", "audit_archives", "security_events"})
+
 
 @dataclass
 class Harness:
@@ -37,18 +40,20 @@ class Harness:
     admin_engine: Engine
     app_engine: Engine
     app_sessions: sessionmaker[TenantSession] = field(init=False)
-    admin_sessions: sessionmaker[Session] = field(init=False)
+    #: Tenant sessions on the admin engine: they bypass RLS but still send the context,
+    #: which the audit triggers need (every write has an actor, or is the system's).
+    admin_sessions: sessionmaker[TenantSession] = field(init=False)
 
     def __post_init__(self) -> None:
         self.app_sessions = tenant_sessionmaker(self.app_engine)
-        self.admin_sessions = sessionmaker(self.admin_engine, expire_on_commit=False)
+        self.admin_sessions = tenant_sessionmaker(self.admin_engine)
 
     def truncate_all(self) -> None:
         """Remove every firm's data (global reference data stays)."""
         tables = [
             t.name
             for t in Base.metadata.sorted_tables
-            if not issubclass(_model_for(t.name), GlobalTable)
+            if not issubclass(_model_for(t.name), GlobalTable) and t.name not in APPEND_ONLY
         ]
         with self.admin_engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))

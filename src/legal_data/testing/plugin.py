@@ -22,6 +22,7 @@ Fixtures (all backed by a real PostgreSQL, see :mod:`legal_data.db.provision`):
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -30,8 +31,12 @@ from sqlalchemy.orm import sessionmaker
 
 from legal_data.db.provision import ProvidedServer, provide_postgres
 from legal_data.models import Tenant
-from legal_data.tenancy.firms import create_firm
+from legal_data.tenancy.context import tenant_scope
+from legal_data.tenancy.firms import new_firm
 from legal_data.testing.harness import Harness, migrated_database
+
+#: The actor of the test fixtures' writes (the audit trail requires one).
+TEST_ACTOR = uuid.UUID("01890000-0000-7000-8000-00000000a11e")
 
 
 @pytest.fixture(scope="session")
@@ -68,9 +73,8 @@ def legal_db(legal_data_harness: Harness) -> Iterator[Harness]:
 
 
 def make_tenant(harness: Harness, slug: str, name: str, **kw: object) -> Tenant:
-    """Create a firm through the admin engine and return the detached row."""
-    with harness.admin_sessions() as s, s.begin():
-        return create_firm(s, slug=slug, name=name, **kw)
+    """Create a firm through the admin engine, as the system actor, and return the row."""
+    return new_firm(harness.admin_sessions, slug=slug, name=name, reason="test fixture", **kw)
 
 
 @pytest.fixture
@@ -85,11 +89,10 @@ def tenant_b(legal_db: Harness) -> Tenant:
 
 @pytest.fixture
 def app_session_a(legal_db: Harness, tenant_a: Tenant) -> Iterator[object]:
-    from legal_data.tenancy.context import tenant_scope
     from legal_data.testing.factories import bind_session
 
     with (
-        tenant_scope(tenant_a.id, role="test"),
+        tenant_scope(tenant_a.id, user_id=TEST_ACTOR, role="test"),
         legal_db.app_sessions() as session,
         session.begin(),
         bind_session(session),
