@@ -18,6 +18,7 @@ from legal_data.db import migrate
 from legal_data.db.engine import create_tenant_engine
 from legal_data.db.provision import provide_postgres, sqlalchemy_url
 from legal_data.db.roles import create_login
+from legal_data.demo.audit_trail import show_audit_trail
 from legal_data.demo.firms import SAMPLE_FIRMS, SampleFirm
 from legal_data.demo.work_and_money import demo_work_and_money
 from legal_data.domain.case_number import parse_case_number
@@ -272,6 +273,8 @@ def run_demo(database_url: str | None, console: Console) -> None:
             for firm in firms:
                 load_firm(app, firm)
             _show(console, app, firms)
+            console.print("\n[bold]Audit trail[/bold]")
+            show_audit_trail(console, app, admin_engine, firms[1], [firms[0], *firms[2:]])
         finally:
             app_engine.dispose()
             admin_engine.dispose()
