@@ -378,3 +378,29 @@ def test_archive_exports_verifies_and_drops_a_sealed_month(legal_db, tenant_a, t
     assert report.ok and report.archived_batches == 1
     with pytest.raises(AuditError, match="not finished"), legal_db.admin_engine.begin() as c:
         archive_month(c, f"{dt.datetime.now(dt.UTC):%Y-%m}", tmp_path)
+
+
+def test_archive_refuses_a_month_holding_rows_under_legal_hold(legal_db, tenant_a, tmp_path):
+    from legal_data.testing.factories import DocumentFactory
+
+    with tenant_session(legal_db.app_sessions, tenant_a.id, user_id=ACTOR) as s, bind_session(s):
+        held = DocumentFactory(legal_hold=True)
+    seal(legal_db, tenant_a)
+    old = "audit_logs_p202502"
+    with tampering(legal_db) as conn:
+        conn.execute("SET ROLE legal_owner")
+        conn.execute(
+            f"CREATE TABLE {old} PARTITION OF audit_logs"
+            " FOR VALUES FROM ('2025-02-01 00:00+00') TO ('2025-03-01 00:00+00')"
+        )
+        conn.execute("RESET ROLE")
+        conn.execute(
+            f"INSERT INTO {old} (tenant_id, occurred_at, table_name, row_id, action, actor_role)"
+            " VALUES (%s, timestamptz '2025-02-10 09:00+00', 'documents', %s, 'UPDATE', 'system')",
+            [tenant_a.id, held.id],
+        )
+    seal(legal_db, tenant_a)
+    with pytest.raises(AuditError, match="legal hold"), legal_db.admin_engine.begin() as c:
+        archive_month(c, "2025-02", tmp_path)
+    with legal_db.admin_engine.connect() as c:
+        assert c.execute(text("SELECT to_regclass(:p)"), {"p": old}).scalar() is not None
