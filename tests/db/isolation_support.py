@@ -60,12 +60,18 @@ def model_for(table: Table | str) -> type | None:
 #: (the app role has SELECT and nothing else), so the write checks of the matrix do not
 #: apply; tests/db/test_audit_isolation.py covers these tables' reads and refused writes.
 APPEND_ONLY = frozenset({"audit_logs", "audit_seals", "security_events"})
+#: Wrapped data keys: the app role may only read its firm's keys and create its first ones
+#: (SELECT, INSERT), so the write checks do not apply either;
+#: tests/db/test_crypto_keys_isolation.py covers this table.
+KEYS_ONLY_READ_AND_CREATE = frozenset({"tenant_keys"})
 
 
 def tenant_tables() -> list[Table]:
     """Every table with a ``tenant_id`` column the app writes, in dependency order."""
     return [
-        t for t in Base.metadata.sorted_tables if TENANT_COLUMN in t.c and t.name not in APPEND_ONLY
+        t
+        for t in Base.metadata.sorted_tables
+        if TENANT_COLUMN in t.c and t.name not in APPEND_ONLY | KEYS_ONLY_READ_AND_CREATE
     ]
 
 

@@ -238,6 +238,7 @@ def test_every_business_table_has_enabled_audit_triggers(legal_data_harness):
 
     exempt = {
         "tenant_counters",
+        "tenant_keys",
         "audit_logs",
         "audit_seals",
         "audit_archives",

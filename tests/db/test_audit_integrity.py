@@ -53,6 +53,30 @@ def tampering(harness):
             conn.execute("ALTER EVENT TRIGGER audit_guard_drop ENABLE")
 
 
+def create_past_partition(conn, name: str, start: str, end: str) -> None:
+    """What audit_ensure_partitions() would have made for a past month (it only makes the
+    current and coming months): owned by legal_owner, guarded, under RLS."""
+    conn.execute("SET ROLE legal_owner")
+    conn.execute(
+        f"CREATE TABLE {name} PARTITION OF audit_logs FOR VALUES FROM ('{start}') TO ('{end}')"
+    )
+    conn.execute(
+        f"CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON {name}"
+        " FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()"
+    )
+    conn.execute(f"ALTER TABLE {name} ENABLE ALWAYS TRIGGER append_only_truncate")
+    conn.execute(f"ALTER TABLE {name} ENABLE ALWAYS TRIGGER append_only_rows")
+    conn.execute(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY")
+    conn.execute(f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY")
+    conn.execute(
+        f"CREATE POLICY tenant_isolation ON {name} AS RESTRICTIVE FOR ALL"
+        " USING (tenant_id = (SELECT app_current_tenant_id()))"
+        " WITH CHECK (tenant_id = (SELECT app_current_tenant_id()))"
+    )
+    conn.execute(f"REVOKE ALL ON {name} FROM PUBLIC")
+    conn.execute("RESET ROLE")
+
+
 def seal(harness, tenant, **kw):
     with harness.admin_engine.begin() as c:
         return seal_tenant(c, tenant.id, **kw)
@@ -348,12 +372,7 @@ def test_archive_exports_verifies_and_drops_a_sealed_month(legal_db, tenant_a, t
     old = "audit_logs_p202501"
     seal(legal_db, tenant_a)  # the firm's own creation, this month, in batch 1
     with tampering(legal_db) as conn:
-        conn.execute("SET ROLE legal_owner")  # partitions belong to the owner
-        conn.execute(
-            f"CREATE TABLE {old} PARTITION OF audit_logs"
-            " FOR VALUES FROM ('2025-01-01 00:00+00') TO ('2025-02-01 00:00+00')"
-        )
-        conn.execute("RESET ROLE")
+        create_past_partition(conn, old, "2025-01-01 00:00+00", "2025-02-01 00:00+00")
         conn.execute(
             f"INSERT INTO {old} (tenant_id, occurred_at, table_name, action, actor_role)"
             " SELECT %s, timestamptz '2025-01-15 10:00+00', 'parties', 'INSERT', 'system'"
@@ -388,12 +407,7 @@ def test_archive_refuses_a_month_holding_rows_under_legal_hold(legal_db, tenant_
     seal(legal_db, tenant_a)
     old = "audit_logs_p202502"
     with tampering(legal_db) as conn:
-        conn.execute("SET ROLE legal_owner")
-        conn.execute(
-            f"CREATE TABLE {old} PARTITION OF audit_logs"
-            " FOR VALUES FROM ('2025-02-01 00:00+00') TO ('2025-03-01 00:00+00')"
-        )
-        conn.execute("RESET ROLE")
+        create_past_partition(conn, old, "2025-02-01 00:00+00", "2025-03-01 00:00+00")
         conn.execute(
             f"INSERT INTO {old} (tenant_id, occurred_at, table_name, row_id, action, actor_role)"
             " VALUES (%s, timestamptz '2025-02-10 09:00+00', 'documents', %s, 'UPDATE', 'system')",

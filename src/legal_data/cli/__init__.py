@@ -14,6 +14,7 @@ from legal_data.cli.audit import audit
 from legal_data.cli.check import check
 from legal_data.cli.db import db
 from legal_data.cli.demo import demo
+from legal_data.cli.keys import keys
 
 
 @click.group()
@@ -26,6 +27,7 @@ cli.add_command(demo)
 cli.add_command(db)
 cli.add_command(check)
 cli.add_command(audit)
+cli.add_command(keys)
 
 
 def main() -> None:

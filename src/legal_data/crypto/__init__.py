@@ -12,7 +12,10 @@ database:
 - :mod:`.blind_index` — HMAC-SHA256 blind indexes over versioned Japanese-aware
   normalizers for exact-match search.
 
-Wiring into SQLAlchemy column types and the ``tenant_keys`` table lives elsewhere.
+The database side builds on it: :mod:`.types` (encrypted column types), :mod:`.orm`
+(sealing and opening in the unit of work), :mod:`.runtime` (the process-wide keyring over
+``tenant_keys`` and the master key: ``legal_data.crypto.configure(provider)``),
+:mod:`.admin` (rotation, retirement, re-wrapping, crypto-shredding).
 """
 
 from legal_data.crypto.blind_index import (
@@ -78,3 +81,12 @@ __all__ = [
     "unwrap_data_key",
     "wrap_data_key",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # ``legal_data.crypto.configure`` without importing the database side eagerly.
+    if name == "configure":
+        from legal_data.crypto.runtime import configure
+
+        return configure
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

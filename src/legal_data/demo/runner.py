@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from rich.console import Console
-from sqlalchemy import select, text, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +20,8 @@ from legal_data.db.provision import provide_postgres, sqlalchemy_url
 from legal_data.db.roles import create_login
 from legal_data.demo.audit_trail import show_audit_trail
 from legal_data.demo.firms import SAMPLE_FIRMS, SampleFirm
+from legal_data.demo.secrets import demo_secrets
+from legal_data.demo.walls import demo_walls
 from legal_data.demo.work_and_money import demo_work_and_money
 from legal_data.domain.case_number import parse_case_number
 from legal_data.errors import LegalDataError
@@ -272,7 +274,7 @@ def run_demo(database_url: str | None, console: Console) -> None:
             firms = create_firms(admin)
             for firm in firms:
                 load_firm(app, firm)
-            _show(console, app, firms)
+            _show(console, app, admin_engine, firms)
             console.print("\n[bold]Audit trail[/bold]")
             show_audit_trail(console, app, admin_engine, firms[1], [firms[0], *firms[2:]])
         finally:
@@ -300,7 +302,9 @@ def _demo_login(admin_url: URL) -> URL:
     return url
 
 
-def _show(console: Console, app: sessionmaker, firms: list[LoadedFirm]) -> None:
+def _show(
+    console: Console, app: sessionmaker, admin_engine: Engine, firms: list[LoadedFirm]
+) -> None:
     from legal_data.cli.common import print_table
 
     for firm in firms:
@@ -325,7 +329,22 @@ def _show(console: Console, app: sessionmaker, firms: list[LoadedFirm]) -> None:
     ):
         for line in demo_work_and_money(s, first.tenant_id, first.case_ids[0], first.lawyer_ids[0]):
             console.print(f"  {line}")
+    console.print(f"\n[bold]Field encryption[/bold] at {firms[0].sample.name}")
+    for line in demo_secrets(app, admin_engine, firms[0].tenant_id, firms[0].lawyer_ids[0]):
+        console.print(f"  {line}")
     if len(firms) >= 2:
         console.print(f"\n[bold]Isolation[/bold]: {firms[1].slug} probing {firms[0].slug}")
         for line in isolation_probe(app, firms[1], firms[0]):
             console.print(f"  - {line}")
+    walled = next((f for f in firms if len(f.lawyer_ids) >= 2), None)
+    if walled is not None:
+        console.print(f"\n[bold]Inside {walled.sample.name}[/bold]")
+        for line in demo_walls(
+            app,
+            None,
+            walled.tenant_id,
+            walled.case_ids[0],
+            walled.lawyer_ids[1],
+            walled.lawyer_ids[0],
+        ):
+            console.print(f"  {line}")

@@ -4,6 +4,13 @@ Importing this package registers every table on :data:`Base.metadata`; Alembic's
 autogenerate and the catalog tests read it from here.
 """
 
+from legal_data.models.access import (
+    EthicalWall,
+    Role,
+    RolePermission,
+    UserPermission,
+    UserRole,
+)
 from legal_data.models.audit import AuditArchive, AuditLog, AuditSeal, SecurityEvent
 from legal_data.models.base import NAMING_CONVENTION, Base, GlobalTable
 from legal_data.models.billing import (
@@ -46,6 +53,7 @@ from legal_data.models.intake import (
     Consultation,
     ConsultationParty,
 )
+from legal_data.models.keys import TenantKey
 from legal_data.models.parties import Client, Party, PartyRelation
 from legal_data.models.reference import CaseTypeCode, Court
 from legal_data.models.system import SchemaRevision, Tenant, TenantCounter
@@ -107,6 +115,7 @@ __all__ = [
     "Document",
     "DocumentCategory",
     "DocumentVersion",
+    "EthicalWall",
     "Expense",
     "GlobalTable",
     "Invoice",
@@ -115,16 +124,21 @@ __all__ = [
     "Party",
     "PartyRelation",
     "Payment",
+    "Role",
+    "RolePermission",
     "SchemaRevision",
     "SecurityEvent",
     "Task",
     "Template",
     "Tenant",
     "TenantCounter",
+    "TenantKey",
     "TimeEntry",
     "TrustAccount",
     "TrustLedgerEntry",
     "User",
+    "UserPermission",
+    "UserRole",
     "UserSession",
     "add_document_version",
     "metadata",

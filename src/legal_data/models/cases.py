@@ -9,6 +9,7 @@ import uuid
 from sqlalchemy import CheckConstraint, FetchedValue, ForeignKey, Index, Integer, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from legal_data.crypto.types import EncryptedText
 from legal_data.domain.case_number import ERAS
 from legal_data.models.base import Base, BusinessRow, SoftDeleted, Versioned, tenant_fk, tenant_join
 from legal_data.models.parties import Client, Party
@@ -68,6 +69,9 @@ class Case(BusinessRow, Versioned, SoftDeleted, Base):
     opened_on: Mapped[dt.date] = mapped_column(server_default=text("CURRENT_DATE"))
     closed_on: Mapped[dt.date | None]
     description: Mapped[str | None] = mapped_column(Text)
+    # Case notes (メモ): encrypted and bound to this case, so they cannot be moved to
+    # another matter by copying bytes.
+    notes: Mapped[str | None] = mapped_column(EncryptedText(row_bound=True))
 
     client: Mapped[Client] = relationship(primaryjoin=tenant_join("Case", "client_id", "Client"))
     assignments: Mapped[list[CaseAssignment]] = relationship(

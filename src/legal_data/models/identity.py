@@ -6,9 +6,10 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import CheckConstraint, Index, LargeBinary, Text, text
-from sqlalchemy.dialects.postgresql import ARRAY, INET
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
+from legal_data.crypto.types import EncryptedString, EncryptedText
 from legal_data.models.base import Base, BusinessRow, TenantScoped, tenant_fk
 from legal_data.models.system import in_list
 
@@ -65,8 +66,9 @@ class UserSession(TenantScoped, Base):
     last_seen_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(Text)
-    client_ip: Mapped[str | None] = mapped_column(INET)
-    user_agent: Mapped[str | None] = mapped_column(Text)
+    # Identify a person: encrypted, bound to this session row.
+    client_ip: Mapped[str | None] = mapped_column(EncryptedString(row_bound=True))
+    user_agent: Mapped[str | None] = mapped_column(EncryptedText(row_bound=True))
 
 
 class AccessToken(TenantScoped, Base):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import CheckConstraint, Index, Text, text
+from sqlalchemy import CheckConstraint, Index, LargeBinary, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from legal_data.crypto.types import EncryptedDate, EncryptedJSON, EncryptedString, EncryptedText
 from legal_data.domain.corporate_number import CORPORATE_NUMBER_SQL_CHECK
 from legal_data.models.base import Base, BusinessRow, SoftDeleted, Versioned, tenant_fk, tenant_join
 from legal_data.models.system import in_list
@@ -53,6 +54,11 @@ class Party(BusinessRow, Base):
             postgresql_where=text("corporate_number IS NOT NULL"),
         ),
         Index("ix_parties_tenant_id_name", "tenant_id", "name"),
+        # 個人番号 exists for individuals only (companies have a 法人番号).
+        CheckConstraint("my_number IS NULL OR kind = 'person'", name="my_number_person_only"),
+        Index("ix_parties_tenant_id_my_number_bidx", "tenant_id", "my_number_bidx"),
+        Index("ix_parties_tenant_id_phone_bidx", "tenant_id", "phone_bidx"),
+        Index("ix_parties_tenant_id_email_bidx", "tenant_id", "email_bidx"),
     )
 
     kind: Mapped[str] = mapped_column(Text)
@@ -61,6 +67,20 @@ class Party(BusinessRow, Base):
     # 法人番号: 13 digits with a check digit, validated by the database as well.
     corporate_number: Mapped[str | None] = mapped_column(Text)
     former_names: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    # Encrypted (docs/encryption.md). Exact-match search through blind indexes, e.g.
+    # ``select(Party).where(Party.email.matches("taro@example.jp"))``; the index columns
+    # are only queried, never read, hence deferred. 個人番号 is bound to its row: copied
+    # into another row it no longer decrypts.
+    my_number: Mapped[str | None] = mapped_column(
+        EncryptedString(row_bound=True, blind_index="identifier")
+    )
+    my_number_bidx: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    address: Mapped[str | None] = mapped_column(EncryptedText())
+    phone: Mapped[str | None] = mapped_column(EncryptedString(blind_index="phone"))
+    phone_bidx: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    email: Mapped[str | None] = mapped_column(EncryptedString(blind_index="email"))
+    email_bidx: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    date_of_birth: Mapped[dt.date | None] = mapped_column(EncryptedDate())
 
 
 class PartyRelation(BusinessRow, Base):
@@ -115,6 +135,8 @@ class Client(BusinessRow, Versioned, SoftDeleted, Base):
     status: Mapped[str] = mapped_column(Text, server_default=text("'active'"))
     since: Mapped[dt.date | None]
     notes: Mapped[str | None] = mapped_column(Text)
+    # 振込先口座 (bank, branch, type, number, holder): encrypted and bound to this client.
+    bank_account: Mapped[dict[str, str] | None] = mapped_column(EncryptedJSON(row_bound=True))
 
     party: Mapped[Party] = relationship(
         primaryjoin=tenant_join("Client", "party_id", "Party"), lazy="joined", viewonly=False

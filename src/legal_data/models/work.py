@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from legal_data.crypto.types import EncryptedText
 from legal_data.models.base import Base, BusinessRow, Versioned, tenant_fk, tenant_join
 from legal_data.models.system import in_list
 
@@ -101,7 +102,9 @@ class Communication(BusinessRow, Base):
     # The counterpart (相手方, 裁判所, 依頼者…) when it is a known party.
     party_id: Mapped[uuid.UUID | None]
     subject: Mapped[str | None] = mapped_column(Text)
-    body: Mapped[str | None] = mapped_column(Text)
+    # Encrypted and bound to this communication (privileged bodies must not be movable
+    # to another matter); every body is, since privilege is decided per message.
+    body: Mapped[str | None] = mapped_column(EncryptedText(row_bound=True))
     is_privileged: Mapped[bool] = mapped_column(server_default=text("false"))
 
     participants: Mapped[list[CommunicationParticipant]] = relationship(

@@ -11,6 +11,7 @@ from legal_data.errors import InvalidTenantContext
 from legal_data.ids import new_id
 from legal_data.models import Tenant
 from legal_data.models.documents import seed_document_categories
+from legal_data.rbac.admin import seed_default_roles
 from legal_data.tenancy.context import SYSTEM_ROLE, current_context, tenant_scope
 
 
@@ -30,6 +31,7 @@ def create_firm(session: Session, *, slug: str, name: str, **fields: Any) -> Ten
     session.add(tenant)
     session.flush()
     seed_document_categories(session, firm_id)
+    seed_default_roles(session, firm_id)
     return tenant
 
 

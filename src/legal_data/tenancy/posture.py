@@ -45,7 +45,14 @@ DEFINER_OWNERS = {
 DEFINER_ALLOWLIST = frozenset(DEFINER_OWNERS)
 #: Tables that are not business data and carry no audit trigger.
 AUDIT_EXEMPT = frozenset(
-    {"tenant_counters", "audit_logs", "audit_seals", "audit_archives", "security_events"}
+    {
+        "tenant_counters",
+        "tenant_keys",
+        "audit_logs",
+        "audit_seals",
+        "audit_archives",
+        "security_events",
+    }
 )
 
 
@@ -294,6 +301,53 @@ def ownership(conn: Connection) -> list[Finding]:
     ]
 
 
+def wall_policies(conn: Connection) -> list[Finding]:
+    """Every case-related table carries the ethical-wall policy (RESTRICTIVE, FOR ALL):
+    each table with a foreign key to ``cases`` (except ``ethical_walls`` itself), ``cases``
+    and the child tables listed in ``legal_data.rbac.walls.CHILD_TABLES``."""
+    from legal_data.rbac.walls import CASE_TABLES, CHILD_TABLES, WALL_EXEMPT, WALL_POLICY
+
+    if not _rows(conn, "SELECT 1 FROM pg_class WHERE oid = to_regclass('public.ethical_walls')"):
+        return []  # before the access-control revision
+    related = {
+        r[0]
+        for r in _rows(
+            conn,
+            """
+            SELECT DISTINCT c.conrelid::regclass::text FROM pg_constraint c
+            WHERE c.contype = 'f' AND c.confrelid = 'public.cases'::regclass
+              AND c.connamespace = 'public'::regnamespace
+            """,
+        )
+    }
+    related = (related | set(CASE_TABLES) | set(CHILD_TABLES)) - WALL_EXEMPT
+    policies = {
+        t: (permissive, cmd, qual, check)
+        for t, permissive, cmd, qual, check in _rows(
+            conn,
+            """
+            SELECT tablename, permissive, cmd, qual, with_check FROM pg_policies
+            WHERE schemaname = 'public' AND policyname = :p
+            """,
+            p=WALL_POLICY,
+        )
+    }
+    findings = []
+    for table in sorted(related):
+        found = policies.get(table)
+        if found is None:
+            findings.append(Finding("wall-policy", table, f"policy {WALL_POLICY} is missing"))
+        elif found[0] != "RESTRICTIVE" or found[1] != "ALL" or not found[2] or not found[3]:
+            findings.append(
+                Finding(
+                    "wall-policy",
+                    table,
+                    "wall policy must be RESTRICTIVE FOR ALL, with USING and WITH CHECK",
+                )
+            )
+    return findings
+
+
 def check_posture(conn: Connection, *, login: str | None = None) -> list[Finding]:
     """Every rule, in a stable order."""
     return [
@@ -304,4 +358,5 @@ def check_posture(conn: Connection, *, login: str | None = None) -> list[Finding
         *views(conn),
         *audit_triggers(conn),
         *ownership(conn),
+        *wall_policies(conn),
     ]

@@ -86,6 +86,11 @@ def _send_context(
         render_context_sql(context), execution_options={"no_parameters": True}
     )
     session.info[_SENT_CONTEXT] = context
+    # The firm's encryption keys: one SELECT on a cache miss or after the TTL, none on a
+    # hit. Imported here because the crypto runtime imports the tenancy package.
+    from legal_data.crypto.runtime import on_begin
+
+    on_begin(connection, context)
 
 
 def _autocommit(connection: Connection) -> bool:

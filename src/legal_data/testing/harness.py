@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import sessionmaker
 
+from legal_data.crypto.runtime import use_throwaway_master_key
 from legal_data.db import migrate
 from legal_data.db.engine import create_tenant_engine
 from legal_data.db.provision import (
@@ -95,6 +96,9 @@ def migrated_database(
         try:
             migrate.upgrade(admin_url)
             _password, app_url = create_login(admin_url, login)
+            # Encrypted columns need a master key: a generated TEST key unless the process
+            # configured one (it dies with the process, and so does the test data).
+            use_throwaway_master_key("test database")
             harness = Harness(
                 admin_url=admin_url,
                 app_url=app_url,

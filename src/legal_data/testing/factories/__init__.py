@@ -8,6 +8,13 @@ admin session alike. ``tenant_id`` defaults to the tenant in context::
         case = CaseFactory(title="損害賠償請求事件")
 """
 
+from legal_data.testing.factories.access import (
+    EthicalWallFactory,
+    RoleFactory,
+    RolePermissionFactory,
+    UserPermissionFactory,
+    UserRoleFactory,
+)
 from legal_data.testing.factories.base import bind_session, corporate_number
 from legal_data.testing.factories.core import (
     CaseAssignmentFactory,
@@ -32,6 +39,7 @@ from legal_data.testing.factories.intake import (
     ConsultationFactory,
     ConsultationPartyFactory,
 )
+from legal_data.testing.factories.keys import TenantKeyFactory
 from legal_data.testing.factories.money import (
     ExpenseFactory,
     InvoiceFactory,
@@ -65,6 +73,7 @@ __all__ = [
     "DocumentCategoryFactory",
     "DocumentFactory",
     "DocumentVersionFactory",
+    "EthicalWallFactory",
     "ExpenseFactory",
     "InvoiceFactory",
     "InvoiceLineFactory",
@@ -74,13 +83,18 @@ __all__ = [
     "PartyRelationFactory",
     "PaymentFactory",
     "PersonPartyFactory",
+    "RoleFactory",
+    "RolePermissionFactory",
     "TaskFactory",
     "TemplateFactory",
     "TenantFactory",
+    "TenantKeyFactory",
     "TimeEntryFactory",
     "TrustAccountFactory",
     "TrustLedgerEntryFactory",
     "UserFactory",
+    "UserPermissionFactory",
+    "UserRoleFactory",
     "bind_session",
     "corporate_number",
 ]

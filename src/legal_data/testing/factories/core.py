@@ -7,6 +7,7 @@ from typing import Any
 
 import factory
 
+from legal_data.domain.my_number import sample_my_number
 from legal_data.models import (
     Case,
     CaseAssignment,
@@ -55,10 +56,22 @@ class PartyFactory(TenantOwnedFactory):
 
 
 class PersonPartyFactory(PartyFactory):
+    """A person. ``PersonPartyFactory(sensitive=True)`` also fills the encrypted fields
+    (個人番号 with a valid check digit, address, phone, e-mail, date of birth)."""
+
     kind = "person"
     name = factory.Sequence(lambda n: f"山田 花子{n}")
     name_kana = "ヤマダ ハナコ"
     corporate_number = None
+
+    class Params:
+        sensitive = factory.Trait(
+            my_number=factory.Sequence(lambda n: sample_my_number(40_000_000_000 + n)),
+            address=factory.Sequence(lambda n: f"東京都千代田区霞が関1-{n % 9 + 1}-1"),
+            phone=factory.Sequence(lambda n: f"090-{n // 10000 % 10000:04d}-{n % 10000:04d}"),
+            email=factory.Sequence(lambda n: f"hanako{n}@example.jp"),
+            date_of_birth=dt.date(1980, 4, 1),
+        )
 
 
 class PartyRelationFactory(TenantOwnedFactory):
@@ -78,6 +91,20 @@ class ClientFactory(TenantOwnedFactory):
     party_id = factory.SelfAttribute("party.id")
     client_code = factory.Sequence(lambda n: f"C-{n:05d}")
     status = "active"
+
+    class Params:
+        #: ``ClientFactory(with_bank_account=True)``: an encrypted 振込先口座.
+        with_bank_account = factory.Trait(
+            bank_account=factory.LazyFunction(
+                lambda: {
+                    "bank": "三井住友銀行",
+                    "branch": "東京中央支店",
+                    "type": "普通",
+                    "number": "1234567",
+                    "holder": "カ) サンプルショウジ",
+                }
+            )
+        )
 
 
 class CaseFactory(TenantOwnedFactory):
