@@ -418,3 +418,22 @@ def test_archive_refuses_a_month_holding_rows_under_legal_hold(legal_db, tenant_
         archive_month(c, "2025-02", tmp_path)
     with legal_db.admin_engine.connect() as c:
         assert c.execute(text("SELECT to_regclass(:p)"), {"p": old}).scalar() is not None
+
+
+def test_the_owner_can_seal_and_verify_one_firm_at_a_time(legal_db, tenant_a, tenant_b):
+    """Operators need not be superusers: the sealer sets each firm's context itself, so the
+    owner (filtered by FORCE ROW LEVEL SECURITY) sees exactly that firm's rows."""
+    write_parties(legal_db, tenant_a, 2)
+    write_parties(legal_db, tenant_b, 1)
+    with legal_db.admin_engine.begin() as c:
+        c.execute(text("SET LOCAL ROLE legal_owner"))
+        sealed = seal_tenant(c, tenant_a.id)
+    with legal_db.admin_engine.connect() as c:
+        expected = c.execute(
+            text("SELECT count(*) FROM audit_logs WHERE tenant_id = :t"), {"t": tenant_a.id}
+        ).scalar_one()
+    assert sum(r.row_count for r in sealed) == expected > 0
+    with legal_db.admin_engine.begin() as c:
+        c.execute(text("SET LOCAL ROLE legal_owner"))
+        report = verify_tenant(c, tenant_a.id)
+    assert report.ok and report.rows_verified == expected and report.unsealed_rows == 0

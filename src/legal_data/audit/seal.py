@@ -24,6 +24,8 @@ from sqlalchemy import Connection, text
 
 from legal_data.audit.merkle import inclusion_path, leaf_hash, root_from_leaves, verify_inclusion
 from legal_data.errors import AuditError
+from legal_data.tenancy.context import SYSTEM_ROLE, TenantContext
+from legal_data.tenancy.session import render_context_sql
 
 HASH_VERSION = 1
 DEFAULT_BATCH_ROWS = 50_000
@@ -75,11 +77,10 @@ def seal_hash(
 
 
 def _set_tenant(conn: Connection, tenant_id: uuid.UUID) -> None:
-    # Operators may run as the owner, which Row Level Security filters too (FORCE).
-    conn.exec_driver_sql(
-        f"SET LOCAL app.current_tenant_id = '{uuid.UUID(str(tenant_id))}'",
-        execution_options={"no_parameters": True},
-    )
+    # Operators may run as the owner, which Row Level Security filters too (FORCE). The
+    # tenant session's emitter renders the settings: the one place literals enter SQL.
+    context = TenantContext(tenant_id=tenant_id, role=SYSTEM_ROLE, reason="audit sealing")
+    conn.exec_driver_sql(render_context_sql(context), execution_options={"no_parameters": True})
 
 
 def tenants_with_audit_rows(conn: Connection) -> list[uuid.UUID]:

@@ -14,7 +14,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import text, update
+from sqlalchemy import Update, text, update
 from sqlalchemy.orm import Session
 
 from legal_data.audit.security import record_security_event
@@ -142,34 +142,33 @@ def issue_access_token(
 
 def revoke_session(session: Session, session_id: uuid.UUID, *, reason: str) -> bool:
     """Revoke one login session of the current firm; records a security event."""
-    changed = session.execute(
+    return _revoke(
+        session,
         update(UserSession)
         .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=dt.datetime.now(dt.UTC), revoked_reason=reason)
-    ).rowcount
-    if changed:
-        record_security_event(
-            session.get_bind(),  # type: ignore[arg-type]
-            "session_revoked",
-            "notice",
-            {"session_id": str(session_id), "reason": reason},
-        )
-    return bool(changed)
+        .values(revoked_at=dt.datetime.now(dt.UTC), revoked_reason=reason),
+        "session_revoked",
+        {"session_id": str(session_id), "reason": reason},
+    )
 
 
 def revoke_access_token(session: Session, token_id: uuid.UUID, *, reason: str) -> bool:
-    changed = session.execute(
+    """Revoke one access token of the current firm; records a security event."""
+    return _revoke(
+        session,
         update(AccessToken)
         .where(AccessToken.id == token_id, AccessToken.revoked_at.is_(None))
-        .values(revoked_at=dt.datetime.now(dt.UTC))
-    ).rowcount
+        .values(revoked_at=dt.datetime.now(dt.UTC)),
+        "access_token_revoked",
+        {"token_id": str(token_id), "reason": reason},
+    )
+
+
+def _revoke(session: Session, stmt: Update, kind: str, details: dict[str, str]) -> bool:
+    """Run the revoking UPDATE; only an actual revocation is a security event."""
+    changed = session.execute(stmt).rowcount
     if changed:
-        record_security_event(
-            session.get_bind(),  # type: ignore[arg-type]
-            "access_token_revoked",
-            "notice",
-            {"token_id": str(token_id), "reason": reason},
-        )
+        record_security_event(session.get_bind(), kind, "notice", details)  # type: ignore[arg-type]
     return bool(changed)
 
 
