@@ -204,11 +204,13 @@ def test_values_moved_between_columns_rows_or_firms_do_not_decrypt(db, firms):
         s.execute(select(Party.address).where(Party.id == a.id)).scalar_one()
     assert "parties.address" in str(failed.value)
     with pytest.raises(AuthenticationFailed) as failed, acting(db, firm) as s:
-        s.get(Party, (firm.id, c.id))
+        moved = s.get(Party, (firm.id, c.id))  # loads: the key is the firm's own
+        assert moved.address is not None  # untouched values still open
+        _ = moved.my_number  # opening the moved value is what fails
     assert "parties.my_number" in str(failed.value) and str(c.id) in str(failed.value)
     assert "987654321000" not in str(failed.value)
     with pytest.raises(TenantMismatch) as failed, acting(db, other_firm) as s:
-        s.get(Party, (other_firm.id, theirs.id))
+        s.get(Party, (other_firm.id, theirs.id))  # another firm's key: refused at load
     assert "parties.email" in str(failed.value) and "taro" not in str(failed.value)
 
 

@@ -9,11 +9,25 @@ encrypted columns:
   briefly holds a sealed value, which ``after_insert``/``after_update`` replace with the
   plaintext again (as does a rollback of a failed flush), so the application only ever
   sees its own values;
-- ``load``/``refresh`` replace the opaque :class:`~legal_data.crypto.types.Ciphertext`
-  of row-bound columns with the plaintext, using the loaded row's firm and id.
+- reading is lazy: an entity query loads each encrypted column's envelope into a hidden
+  attribute (``_sealed_<name>``, a ``column_property`` of the same column read as
+  ``bytea``) while the encrypted attribute itself is ``deferred``; the ``load``/``refresh``
+  events install a per-instance loader, and the first access of the attribute opens the
+  envelope (with the row's firm, and id for row-bound columns) and keeps the plaintext.
+  A list of 1,000 parties therefore costs nothing for the My Numbers nobody looks at,
+  and plaintext exists in memory only for the values used.
 
+At load the row's firm must be the firm in context, and every envelope's key must be
+one the firm can decrypt with: an unknown or destroyed key is refused at load, as before
+(:class:`~legal_data.errors.KeyDestroyed` and friends); a value whose authentication
+fails is refused when it is read (:class:`~legal_data.errors.AuthenticationFailed`).
 Sealing and opening need the firm of the row to be the firm in context: keys are
 loaded per firm, and a tenant session acts for one firm only.
+
+Why not decrypt in the column type for entities too: SQLAlchemy processes every value of
+a row when the row is built, so a type cannot defer work; AES-GCM of five values costs
+about half of what loading a plaintext row does (``perf/crypto_orm_load.py``). Core and
+column queries (``select(Party.email)``) still decrypt in the type: they ask for the value.
 """
 
 from __future__ import annotations
@@ -23,8 +37,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, event
-from sqlalchemy.orm import Mapper, Session, attributes
+from sqlalchemy import Column, Connection, LargeBinary, event, type_coerce
+from sqlalchemy.orm import ColumnProperty, Mapper, Session, attributes, column_property
+from sqlalchemy.orm.base import LoaderCallableStatus, PassiveFlag
 from sqlalchemy.orm.state import InstanceState
 
 from legal_data.crypto import runtime
@@ -33,11 +48,13 @@ from legal_data.crypto.types import (  # defined before it imports us
     EncryptedType,
     _Sealed,
 )
-from legal_data.errors import TenantContextMissing, TenantMismatch
+from legal_data.errors import ConfigurationError, TenantContextMissing, TenantMismatch
 from legal_data.ids import new_id
 from legal_data.tenancy.context import current_context
 
 _PENDING = "legal_data.crypto.sealed_states"
+#: The hidden attribute holding an encrypted attribute's envelope as loaded.
+SEALED_PREFIX = "_sealed_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +67,10 @@ class EncryptedAttribute:
 @dataclass(frozen=True, slots=True)
 class _Spec:
     attributes: tuple[EncryptedAttribute, ...]
-    #: (attribute key, opener) of the row-bound columns, opened at load.
-    openers: tuple[tuple[str, Callable[[bytes, uuid.UUID, uuid.UUID], Any]], ...]
+    #: (attribute key, hidden envelope key, type) of every encrypted attribute.
+    lazy: tuple[tuple[str, str, EncryptedType[Any]], ...]
+    #: attribute key -> its per-instance loader, copied into each loaded instance's state.
+    loaders: dict[str, Callable[[InstanceState[Any], PassiveFlag], Any]]
 
 
 _specs: dict[Mapper[Any], _Spec] = {}
@@ -65,38 +84,65 @@ def spec_of(mapper: Mapper[Any]) -> _Spec | None:
     return None
 
 
+def _encrypted_props(mapper: Mapper[Any]) -> list[ColumnProperty[Any]]:
+    # iterate_properties, not column_attrs: the latter configures every mapper, which
+    # cannot happen while models are still being declared.
+    return [
+        prop
+        for prop in mapper.iterate_properties
+        if isinstance(prop, ColumnProperty)
+        and isinstance(prop.columns[0], Column)
+        and isinstance(prop.columns[0].type, EncryptedType)
+        and mapper.local_table is prop.columns[0].table
+    ]
+
+
+@event.listens_for(Mapper, "after_mapper_constructed")
+def _add_envelope_attributes(mapper: Mapper[Any], cls: type) -> None:
+    for prop in _encrypted_props(mapper):
+        if not prop.deferred:
+            raise ConfigurationError(
+                f"{cls.__name__}.{prop.key} is encrypted: map it with "
+                "mapped_column(..., deferred=True) so entity loads carry its envelope and "
+                "open it on first access (legal_data.crypto.orm)"
+            )
+        column = prop.columns[0]
+        # Read as plain bytea: no processing while the row is built.
+        mapper.add_property(
+            SEALED_PREFIX + prop.key,
+            column_property(type_coerce(column, LargeBinary()), expire_on_flush=True),
+        )
+
+
 @event.listens_for(Mapper, "mapper_configured")
 def _register(mapper: Mapper[Any], cls: type) -> None:
     found = []
-    for prop in mapper.column_attrs:
+    for prop in _encrypted_props(mapper):
         column = prop.columns[0]
-        if isinstance(column.type, EncryptedType) and mapper.local_table is column.table:
-            index = column.type.blind_index_column
-            index_key = None
-            if index is not None:
-                index_key = mapper.get_property_by_column(column.table.c[index]).key
-            found.append(EncryptedAttribute(prop.key, column.type, index_key))
+        index = column.type.blind_index_column
+        index_key = None
+        if index is not None:
+            index_key = mapper.get_property_by_column(column.table.c[index]).key
+        found.append(EncryptedAttribute(prop.key, column.type, index_key))
     if not found:
         return
-    spec = _Spec(
-        tuple(found), tuple((a.key, a.type.row_opener()) for a in found if a.type.row_bound)
-    )
+    lazy = tuple((a.key, SEALED_PREFIX + a.key, a.type) for a in found)
+    spec = _Spec(tuple(found), lazy, {key: _loader(key, sealed, t) for key, sealed, t in lazy})
     _specs[mapper] = spec
     event.listen(mapper, "before_insert", _before_insert)
     event.listen(mapper, "before_update", _before_update)
     event.listen(mapper, "after_insert", _restore)
     event.listen(mapper, "after_update", _restore)
-    if spec.openers:
 
-        def on_load(state: InstanceState[Any], context: Any) -> None:
-            _open(state, None, spec)
+    def on_load(state: InstanceState[Any], context: Any) -> None:
+        _arm(state, spec)
 
-        def on_refresh(state: InstanceState[Any], context: Any, keys: Any) -> None:
-            _open(state, keys, spec)
+    def on_refresh(state: InstanceState[Any], context: Any, keys: Any) -> None:
+        _arm(state, spec)
 
-        # raw=True: the state as is, without SQLAlchemy wrapping each call per instance.
-        event.listen(cls, "load", on_load, raw=True)
-        event.listen(cls, "refresh", on_refresh, raw=True)
+    # raw=True: the state as is, without SQLAlchemy wrapping each call per instance.
+    event.listen(cls, "load", on_load, raw=True)
+    event.listen(cls, "refresh", on_refresh, raw=True)
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -192,27 +238,90 @@ def _rolled_back(session: Session, previous_transaction: Any) -> None:
 # -- reading ---------------------------------------------------------------------------------
 
 
-def _open(state: InstanceState[Any], keys: Any, spec: _Spec) -> None:
-    # Runs for every loaded instance: everything a closure can look up once, it did.
+def _arm(state: InstanceState[Any], spec: _Spec) -> None:
+    """After a load or refresh: check the row's envelopes can be opened here, and give the
+    instance the loaders that open them on first access. Runs for every loaded instance."""
     d = state.dict
-    tenant_id = row_id = None
-    for key, opener in spec.openers:
+    ring = tenant_id = None
+    armed = False
+    for key, sealed, type_ in spec.lazy:
         value = d.get(key)
-        if type(value) is not Ciphertext or (keys is not None and key not in keys):
+        if type(value) is Ciphertext:
+            # A row-bound column loaded as a column (undefer, refresh of that attribute):
+            # the type could not know the row; open it now.
+            tenant_id = tenant_id or _reading_firm(state, d)
+            row_id = _identity(state, d, "id")
+            attributes.set_committed_value(
+                state.obj(), key, type_.open(value.envelope, tenant_id=tenant_id, row_id=row_id)
+            )
             continue
-        if tenant_id is None:
-            tenant_id, row_id = _reading_firm(state, d), d.get("id")
-        d[key] = opener(value.envelope, tenant_id, row_id)
+        if sealed not in d:
+            continue
+        armed = True
+        envelope = d[sealed]
+        if envelope is None or key in d:
+            continue
+        if ring is None:
+            tenant_id = tenant_id or _reading_firm(state, d)
+            ring = runtime.ring_of(tenant_id.int) or runtime.keyring(tenant_id)
+        if type(envelope) is not bytes:
+            envelope = d[sealed] = bytes(envelope)
+        if ring.cipher_for(envelope[2:18]) is None:
+            # An unknown, retired or destroyed key, or no envelope at all: the checked path
+            # raises the precise error now rather than at some later attribute access.
+            row_id = d.get("id") if type_.row_bound else None
+            attributes.set_committed_value(
+                state.obj(), key, type_.open(envelope, tenant_id=tenant_id, row_id=row_id)
+            )
+    if not armed:
+        return
+    if "callables" not in state.__dict__:
+        state.callables = dict(spec.loaders)
+    else:
+        state.callables.update(spec.loaders)
+
+
+def _loader(
+    key: str, sealed: str, type_: EncryptedType[Any]
+) -> Callable[[InstanceState[Any], PassiveFlag], Any]:
+    row_bound, open_ = type_.row_bound, type_.opener()
+
+    def load(state: InstanceState[Any], passive: PassiveFlag) -> Any:
+        d = state.dict
+        try:
+            envelope, tenant_id = d[sealed], d["tenant_id"]
+            row_id = d["id"] if row_bound else None
+        except KeyError:
+            # The envelope was not loaded with the row (load_only, expired): SQL, and the
+            # column type opens the value for the firm in context.
+            return state.manager[key].impl.callable_(state, passive)
+        # Stored straight into the instance (what SQLAlchemy's own deferred loader does,
+        # answering ATTR_WAS_SET): the value is the committed one, nothing to record.
+        d[key] = None if envelope is None else open_(envelope, tenant_id, row_id)
+        return LoaderCallableStatus.ATTR_WAS_SET
+
+    return load
 
 
 def _reading_firm(state: InstanceState[Any], d: dict[str, Any]) -> uuid.UUID:
     ctx = current_context()
     if ctx is None or ctx.tenant_id is None:
         raise TenantContextMissing(f"reading {state.class_.__name__} needs a tenant context")
-    tenant_id = d.get("tenant_id")
+    tenant_id = _identity(state, d, "tenant_id")
     if tenant_id is None or ctx.tenant_id.int != tenant_id.int:
         raise TenantMismatch(
             f"{state.class_.__name__} of tenant {tenant_id} is read in the context of tenant "
             f"{ctx.tenant_id}: values are opened only for the firm in context"
         )
     return tenant_id
+
+
+def _identity(state: InstanceState[Any], d: dict[str, Any], name: str) -> Any:
+    """``tenant_id`` or ``id`` of the row: from the instance, or from its identity key
+    when only some attributes were (re)loaded."""
+    value = d.get(name)
+    if value is None and state.key is not None:
+        names = [c.key for c in state.mapper.primary_key]
+        if name in names:
+            value = state.key[1][names.index(name)]
+    return value

@@ -64,6 +64,7 @@ from legal_data.errors import (
     UnsupportedCiphertext,
     ValidationError,
 )
+from legal_data.tenancy.context import _current as _context_var
 from legal_data.tenancy.context import current_context
 
 T = TypeVar("T")
@@ -172,6 +173,8 @@ class EncryptedType(TypeDecorator[T], Generic[T]):
         # and with the "not row-bound" flag.
         self._tails: dict[int, bytes] = {}
         self._tails_unbound: dict[int, bytes] = {}
+        # Per firm: (the keyring it was built from, {header: (decrypt, associated data)}).
+        self._fast: dict[int, tuple[runtime.TenantKeyring, dict[bytes, Any]]] = {}
 
     # -- naming ---------------------------------------------------------------------------
 
@@ -337,8 +340,8 @@ class EncryptedType(TypeDecorator[T], Generic[T]):
                 return Ciphertext(value if type(value) is bytes else bytes(value))
 
             return opaque
-        rings, tails, label = runtime._cache.entries, self._tails_unbound, AAD_LABEL
-        decode, open_, where, context = self._fast_decoder(), self.open, self.where, current_context
+        decode, open_, where = self._fast_decoder(), self.open, self.where
+        context, lookup = _context_var.get, self._fast_lookup
 
         def process(value: Any) -> Any:
             if value is None:
@@ -348,24 +351,44 @@ class EncryptedType(TypeDecorator[T], Generic[T]):
             ctx = context()
             if ctx is None or ctx.tenant_id is None:
                 raise TenantContextMissing(f"reading {where} needs a tenant context")
-            tenant = ctx.tenant_id
-            firm = tenant.int
-            ring, tail = rings.get(firm), tails.get(firm)
-            if ring is not None and tail is not None:
-                cipher = ring._ciphers.get(value[2:18])
-                if cipher is not None:
-                    # No header checks here: the header is part of the associated data, so
-                    # a wrong version, algorithm or length fails authentication below.
-                    try:
-                        return decode(
-                            cipher.decrypt(value[18:30], value[30:], label + value[:18] + tail)
-                        )
-                    except (InvalidTag, UnicodeDecodeError, ValueError, IndexError):
-                        pass  # the checked path names what failed
+            # No header checks here: the header is part of the associated data, so a
+            # wrong version, algorithm or length fails authentication below.
+            hit = lookup(ctx.tenant_id.int, value[:18])
+            if hit is not None:
+                try:
+                    return decode(hit[0](value[18:30], value[30:], hit[1]))
+                except (InvalidTag, UnicodeDecodeError, ValueError, IndexError):
+                    pass  # the checked path names what failed
             # First value of a firm or key (fills the caches), or any failure.
-            return open_(value, tenant_id=tenant, row_id=None)
+            return open_(value, tenant_id=ctx.tenant_id, row_id=None)
 
         return process
+
+    def _fast_lookup(self, firm: int, header: bytes) -> tuple[Callable[..., bytes], bytes] | None:
+        """(decrypt, associated data) for a non-row-bound value of ``firm`` whose header is
+        ``header``; ``None`` when the firm's keyring or the key is not loaded and usable.
+
+        Cached per keyring *object*: a reload (rotation, retirement, destruction, TTL)
+        replaces the firm's keyring, so a cached cipher never outlives the key state it
+        was made under (a destroyed key stops decrypting at once)."""
+        ring = runtime._cache.entries.get(firm)
+        if ring is None:
+            return None
+        cached = self._fast.get(firm)
+        if cached is None or cached[0] is not ring:
+            cached = (ring, {})
+            if len(self._fast) > 10_000:
+                self._fast.clear()
+            self._fast[firm] = cached
+        hit = cached[1].get(header)
+        if hit is None:
+            tail = self._tails_unbound.get(firm)
+            cipher = ring.cipher_for(header[2:18]) if len(header) == 18 else None
+            if tail is None or cipher is None:
+                return None
+            hit = (cipher.decrypt, AAD_LABEL + header + tail)
+            cached[1][header] = hit
+        return hit
 
     def row_opener(self) -> Callable[[bytes, uuid.UUID, uuid.UUID], T]:
         """:meth:`open` for a row-bound value, lookups hoisted: the ORM's load event calls it
@@ -387,6 +410,26 @@ class EncryptedType(TypeDecorator[T], Generic[T]):
             return open_(envelope, tenant_id=tenant_id, row_id=row_id)
 
         return open_row
+
+    def opener(self) -> Callable[[bytes, uuid.UUID, uuid.UUID | None], T]:
+        """The fastest way to open one stored value of this column given its firm (and row
+        id, for row-bound columns): what ORM instances call when an attribute is first
+        read. Same short paths and the same fallback to the checked path."""
+        if self.row_bound:
+            return self.row_opener()  # type: ignore[return-value]
+        decode, open_, lookup = self._fast_decoder(), self.open, self._fast_lookup
+
+        def open_unbound(envelope: bytes, tenant_id: uuid.UUID, row_id: uuid.UUID | None) -> T:
+            if type(envelope) is bytes:
+                hit = lookup(tenant_id.int, envelope[:18])
+                if hit is not None:
+                    try:
+                        return decode(hit[0](envelope[18:30], envelope[30:], hit[1]))
+                    except (InvalidTag, UnicodeDecodeError, ValueError, IndexError):
+                        pass  # the checked path names what failed
+            return open_(envelope, tenant_id=tenant_id, row_id=None)
+
+        return open_unbound
 
     def _fast_decoder(self) -> Callable[[bytes], T]:
         """Type tag check and decoding in one call; raises ValueError on a wrong tag."""

@@ -71,7 +71,7 @@ class Case(BusinessRow, Versioned, SoftDeleted, Base):
     description: Mapped[str | None] = mapped_column(Text)
     # Case notes (メモ): encrypted and bound to this case, so they cannot be moved to
     # another matter by copying bytes.
-    notes: Mapped[str | None] = mapped_column(EncryptedText(row_bound=True))
+    notes: Mapped[str | None] = mapped_column(EncryptedText(row_bound=True), deferred=True)
 
     client: Mapped[Client] = relationship(primaryjoin=tenant_join("Case", "client_id", "Client"))
     assignments: Mapped[list[CaseAssignment]] = relationship(

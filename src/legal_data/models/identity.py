@@ -67,8 +67,8 @@ class UserSession(TenantScoped, Base):
     revoked_at: Mapped[dt.datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(Text)
     # Identify a person: encrypted, bound to this session row.
-    client_ip: Mapped[str | None] = mapped_column(EncryptedString(row_bound=True))
-    user_agent: Mapped[str | None] = mapped_column(EncryptedText(row_bound=True))
+    client_ip: Mapped[str | None] = mapped_column(EncryptedString(row_bound=True), deferred=True)
+    user_agent: Mapped[str | None] = mapped_column(EncryptedText(row_bound=True), deferred=True)
 
 
 class AccessToken(TenantScoped, Base):

@@ -70,17 +70,18 @@ class Party(BusinessRow, Base):
     # Encrypted (docs/encryption.md). Exact-match search through blind indexes, e.g.
     # ``select(Party).where(Party.email.matches("taro@example.jp"))``; the index columns
     # are only queried, never read, hence deferred. 個人番号 is bound to its row: copied
-    # into another row it no longer decrypts.
+    # into another row it no longer decrypts. Encrypted columns are deferred too: entity
+    # loads carry their envelopes and open each on first access (legal_data.crypto.orm).
     my_number: Mapped[str | None] = mapped_column(
-        EncryptedString(row_bound=True, blind_index="identifier")
+        EncryptedString(row_bound=True, blind_index="identifier"), deferred=True
     )
     my_number_bidx: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
-    address: Mapped[str | None] = mapped_column(EncryptedText())
-    phone: Mapped[str | None] = mapped_column(EncryptedString(blind_index="phone"))
+    address: Mapped[str | None] = mapped_column(EncryptedText(), deferred=True)
+    phone: Mapped[str | None] = mapped_column(EncryptedString(blind_index="phone"), deferred=True)
     phone_bidx: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
-    email: Mapped[str | None] = mapped_column(EncryptedString(blind_index="email"))
+    email: Mapped[str | None] = mapped_column(EncryptedString(blind_index="email"), deferred=True)
     email_bidx: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
-    date_of_birth: Mapped[dt.date | None] = mapped_column(EncryptedDate())
+    date_of_birth: Mapped[dt.date | None] = mapped_column(EncryptedDate(), deferred=True)
 
 
 class PartyRelation(BusinessRow, Base):
@@ -136,7 +137,9 @@ class Client(BusinessRow, Versioned, SoftDeleted, Base):
     since: Mapped[dt.date | None]
     notes: Mapped[str | None] = mapped_column(Text)
     # 振込先口座 (bank, branch, type, number, holder): encrypted and bound to this client.
-    bank_account: Mapped[dict[str, str] | None] = mapped_column(EncryptedJSON(row_bound=True))
+    bank_account: Mapped[dict[str, str] | None] = mapped_column(
+        EncryptedJSON(row_bound=True), deferred=True
+    )
 
     party: Mapped[Party] = relationship(
         primaryjoin=tenant_join("Client", "party_id", "Party"), lazy="joined", viewonly=False

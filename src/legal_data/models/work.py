@@ -104,7 +104,7 @@ class Communication(BusinessRow, Base):
     subject: Mapped[str | None] = mapped_column(Text)
     # Encrypted and bound to this communication (privileged bodies must not be movable
     # to another matter); every body is, since privilege is decided per message.
-    body: Mapped[str | None] = mapped_column(EncryptedText(row_bound=True))
+    body: Mapped[str | None] = mapped_column(EncryptedText(row_bound=True), deferred=True)
     is_privileged: Mapped[bool] = mapped_column(server_default=text("false"))
 
     participants: Mapped[list[CommunicationParticipant]] = relationship(
