@@ -40,6 +40,16 @@ class InvalidSearchQuery(ValidationError):
     """A search query is empty, unbalanced, too long or has nothing searchable."""
 
 
+class InvalidConflictCheck(ValidationError):
+    """A conflict check names nothing, has a blank, overlong or unsearchable name, or is
+    recorded without the case or consultation it belongs to."""
+
+
+class InvalidConflictDecision(ValidationError):
+    """A conflict decision is unknown, repeated, has no deciding user, or waives a conflict
+    without the client's consent (or a clear check)."""
+
+
 # -- constraint violations reported by PostgreSQL ---------------------------------
 
 
@@ -72,6 +82,10 @@ class ForeignKeyViolation(ConstraintViolation):
 
 class NotNullViolation(ConstraintViolation):
     """A required value is missing."""
+
+
+class ConflictCheckNotFound(LegalDataError):
+    """No conflict check with that id is visible to the user in this firm."""
 
 
 class ConcurrentUpdate(LegalDataError):

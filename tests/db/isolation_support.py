@@ -59,7 +59,11 @@ def model_for(table: Table | str) -> type | None:
 #: The audit trail: tenant-scoped, but written only by database triggers and functions
 #: (the app role has SELECT and nothing else), so the write checks of the matrix do not
 #: apply; tests/db/test_audit_isolation.py covers these tables' reads and refused writes.
-APPEND_ONLY = frozenset({"audit_logs", "audit_seals", "security_events"})
+APPEND_ONLY = frozenset({"audit_logs", "audit_seals", "security_events"}) | frozenset(
+    # Conflict-check name keys: derived from parties by triggers, SELECT only for the app;
+    # tests/db/test_conflicts_isolation.py covers their reads and refused writes.
+    {"party_name_keys", "party_name_grams"}
+)
 #: Wrapped data keys: the app role may only read its firm's keys and create its first ones
 #: (SELECT, INSERT), so the write checks do not apply either;
 #: tests/db/test_crypto_keys_isolation.py covers this table.
@@ -185,6 +189,41 @@ def _case_status(session: Session) -> CaseStatus:
     return session.scalars(select(CaseStatus).where(CaseStatus.case_id == case.id)).one()
 
 
+def _search_row(kind: str) -> Builder:
+    # Index rows are written by the search indexer from a source row (it runs again at
+    # commit and keeps the row's id: an upsert on the entity and chunk number).
+    def build(session: Session) -> Any:
+        from legal_data.search.indexer import index_entities, kind_spec
+        from legal_data.testing.factories import CommunicationFactory, DocumentFactory
+
+        if kind == "document":
+            source = DocumentFactory(title="検索の見本")
+        elif kind == "case":
+            source = CaseFactory(title="検索の見本")
+        else:
+            source = CommunicationFactory(subject="検索の見本")
+        session.flush()
+        index_entities(session, kind, [source.id])
+        table, entity = kind_spec(kind)
+        model = model_for(table)
+        return session.scalars(
+            select(model).where(getattr(model, entity) == source.id)  # type: ignore[arg-type]
+        ).one()
+
+    build.__name__ = f"search_row({kind})"
+    return build
+
+
+def _search_queue_entry(session: Session) -> Any:
+    # A queue entry for an entity that is not there: nothing drains it at this commit.
+    from legal_data.models import SearchQueueEntry
+
+    row = SearchQueueEntry(tenant_id=context_tenant(), kind="case", entity_id=uuid.uuid4())
+    session.add(row)
+    session.flush()
+    return row
+
+
 #: Tables without a factory of their own. Add an entry here (or a factory in
 #: ``legal_data.testing.factories``) when a new tenant-scoped table is created.
 EXPLICIT_BUILDERS: dict[str, Builder] = {
@@ -192,6 +231,10 @@ EXPLICIT_BUILDERS: dict[str, Builder] = {
     "user_sessions": _user_session,
     "access_tokens": _access_token,
     "case_statuses": _case_status,
+    "search_documents": _search_row("document"),
+    "search_cases": _search_row("case"),
+    "search_communications": _search_row("communication"),
+    "search_queue": _search_queue_entry,
 }
 
 

@@ -15,6 +15,8 @@ from legal_data.cli.check import check
 from legal_data.cli.db import db
 from legal_data.cli.demo import demo
 from legal_data.cli.keys import keys
+from legal_data.cli.stats import stats
+from legal_data.search.cli import search
 
 
 @click.group()
@@ -28,6 +30,8 @@ cli.add_command(db)
 cli.add_command(check)
 cli.add_command(audit)
 cli.add_command(keys)
+cli.add_command(stats)
+cli.add_command(search)
 
 
 def main() -> None:

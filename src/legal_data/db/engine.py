@@ -34,12 +34,17 @@ ENV_DATABASE_URL = "LEGAL_DATA_DATABASE_URL"
 
 #: Pool defaults, justified in the README: 10 + 20 overflow per process keeps a few
 #: app processes under PostgreSQL's default 100 connections; pre-ping drops dead
-#: connections after a failover instead of failing the first request.
+#: connections after a failover instead of failing the first request. LIFO hands out the
+#: most recently used connection: its backend has the hot queries' plans, the RLS and
+#: wall functions' cached plans and psycopg's prepared statements already, and the
+#: connections a quiet period does not need stay idle (and are recycled) instead of
+#: taking turns.
 POOL_DEFAULTS: dict[str, Any] = {
     "pool_size": 10,
     "max_overflow": 20,
     "pool_pre_ping": True,
     "pool_recycle": 1800,
+    "pool_use_lifo": True,
 }
 STATEMENT_TIMEOUT_MS = 30_000
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000

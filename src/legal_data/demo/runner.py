@@ -19,6 +19,7 @@ from legal_data.db.engine import create_tenant_engine
 from legal_data.db.provision import provide_postgres, sqlalchemy_url
 from legal_data.db.roles import create_login
 from legal_data.demo.audit_trail import show_audit_trail
+from legal_data.demo.conflicts import demo_conflicts
 from legal_data.demo.firms import SAMPLE_FIRMS, SampleFirm
 from legal_data.demo.secrets import demo_secrets
 from legal_data.demo.walls import demo_walls
@@ -346,5 +347,17 @@ def _show(
             walled.case_ids[0],
             walled.lawyer_ids[1],
             walled.lawyer_ids[0],
+        ):
+            console.print(f"  {line}")
+    console.print(f"\n[bold]Conflict check[/bold] (利益相反チェック) at {firms[0].sample.name}")
+    for line in demo_conflicts(app, firms[0].tenant_id, firms[0].lawyer_ids[0]):
+        console.print(f"  {line}")
+    searched = next((f for f in firms if len(f.lawyer_ids) >= 2 and len(f.case_ids) >= 2), None)
+    if searched is not None:
+        from legal_data.demo.search import run_search_demo
+
+        console.print(f"\n[bold]Search[/bold] (全文検索) at {searched.sample.name}")
+        for line in run_search_demo(
+            app, searched.tenant_id, searched.case_ids, *searched.lawyer_ids[:2]
         ):
             console.print(f"  {line}")

@@ -36,6 +36,7 @@ from legal_data.models.cases import (
     CaseStatus,
     CourtCase,
 )
+from legal_data.models.conflicts import PartyNameGram, PartyNameKey
 from legal_data.models.documents import (
     DEFAULT_DOCUMENT_CATEGORIES,
     Document,
@@ -56,6 +57,13 @@ from legal_data.models.intake import (
 from legal_data.models.keys import TenantKey
 from legal_data.models.parties import Client, Party, PartyRelation
 from legal_data.models.reference import CaseTypeCode, Court
+from legal_data.models.search import (
+    SEARCH_KINDS,
+    SearchCase,
+    SearchCommunication,
+    SearchDocument,
+    SearchQueueEntry,
+)
 from legal_data.models.system import SchemaRevision, Tenant, TenantCounter
 from legal_data.models.trust import (
     LEDGER_KINDS,
@@ -90,6 +98,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "PAYMENT_METHODS",
     "PRACTICE_AREAS",
+    "SEARCH_KINDS",
     "TASK_KINDS",
     "TASK_STATUSES",
     "TRUST_ACCOUNT_KINDS",
@@ -122,11 +131,17 @@ __all__ = [
     "InvoiceLine",
     "InvoiceTaxSummary",
     "Party",
+    "PartyNameGram",
+    "PartyNameKey",
     "PartyRelation",
     "Payment",
     "Role",
     "RolePermission",
     "SchemaRevision",
+    "SearchCase",
+    "SearchCommunication",
+    "SearchDocument",
+    "SearchQueueEntry",
     "SecurityEvent",
     "Task",
     "Template",

@@ -44,7 +44,8 @@ class AuditLog(Base):
     __tablename__ = "audit_logs"
     __table_args__ = (
         CheckConstraint(in_list("action", AUDIT_ACTIONS), name="action"),
-        Index("ix_audit_logs_tenant_id_occurred_at", "tenant_id", "occurred_at"),
+        # id last: "newest first" pages order by (occurred_at, id) (revision 0019).
+        Index("ix_audit_logs_tenant_id_occurred_at", "tenant_id", "occurred_at", "id"),
         Index("ix_audit_logs_tenant_id_txid_id", "tenant_id", "txid", "id"),
         Index("ix_audit_logs_tenant_id_table_name_row_id", "tenant_id", "table_name", "row_id"),
         {"postgresql_partition_by": "RANGE (occurred_at)"},

@@ -61,6 +61,13 @@ class TimeEntry(BusinessRow, Base):
             postgresql_where=text("billable AND invoice_line_id IS NULL"),
         ),
         Index("ix_time_entries_tenant_id_invoice_line_id", "tenant_id", "invoice_line_id"),
+        # The monthly report: one month of the firm, index-only (revision 0019).
+        Index(
+            "ix_time_entries_tenant_id_work_date",
+            "tenant_id",
+            "work_date",
+            postgresql_include=["case_id", "minutes", "rate_yen", "billable"],
+        ),
     )
 
     case_id: Mapped[uuid.UUID]
@@ -106,6 +113,12 @@ class Expense(BusinessRow, Base):
             postgresql_where=text("invoice_line_id IS NULL"),
         ),
         Index("ix_expenses_tenant_id_invoice_line_id", "tenant_id", "invoice_line_id"),
+        Index(
+            "ix_expenses_tenant_id_incurred_on",
+            "tenant_id",
+            "incurred_on",
+            postgresql_include=["case_id", "amount_yen", "is_disbursement"],
+        ),
     )
 
     case_id: Mapped[uuid.UUID]
@@ -159,6 +172,19 @@ class Invoice(BusinessRow, Versioned, Base):
             "tenant_id",
             "due_date",
             postgresql_where=text("state = 'issued'"),
+        ),
+        Index(
+            "ix_invoices_tenant_id_issue_date",
+            "tenant_id",
+            "issue_date",
+            postgresql_include=[
+                "case_id",
+                "state",
+                "subtotal_yen",
+                "tax_yen",
+                "withholding_yen",
+                "total_yen",
+            ],
         ),
     )
 

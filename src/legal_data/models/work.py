@@ -59,6 +59,7 @@ class Task(BusinessRow, Versioned, Base):
             "tenant_id",
             "assignee_id",
             "due_at",
+            "id",  # keyset tie-break (revision 0019)
             postgresql_where=text("status IN ('open', 'in_progress')"),
         ),
         Index("ix_tasks_tenant_id_case_id_due_at", "tenant_id", "case_id", "due_at"),

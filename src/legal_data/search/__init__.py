@@ -9,16 +9,29 @@ index side and the query side can never drift apart:
 - :mod:`.query` — the user query syntax (AND of terms, ``"phrases"``, ``-exclusions``)
   parsed into bigrams to require and ``LIKE`` patterns to recheck;
 - :mod:`.snippet` — result snippets highlighted in the *original* text;
-- :mod:`.names` — person/company/kana keys and a fuzzy similarity for conflict checks.
+- :mod:`.names` — person/company/kana keys and a fuzzy similarity for conflict checks;
+- :mod:`.api` — ``documents``/``cases``/``communications``: ranked, keyset-paginated
+  search with highlighted snippets, through the RLS-safe functions of :mod:`.sql`;
+- :mod:`.indexer` — index rows from source rows, the queue drain and reindexing;
+  :mod:`.hooks` indexes at commit what a tenant session's transaction queued.
 
-The PostgreSQL side (bigram ``tsvector`` columns with GIN, RLS-safe search
-functions, conflict queries) builds on these functions and is added later; the
-contract it must follow is written down in each module's docstring
-(search_ja.md explains why bigrams + ``LIKE`` recheck and not pg_trgm).
+search_ja.md explains why bigrams + ``LIKE`` recheck and not pg_trgm; :mod:`.sql`
+why searching goes through SECURITY DEFINER functions.
 """
 
 from __future__ import annotations
 
+from legal_data.search.api import (
+    CaseHit,
+    CommunicationHit,
+    DocumentHit,
+    SearchHit,
+    SearchPage,
+    cases,
+    communications,
+    documents,
+)
+from legal_data.search.indexer import drain, enqueue_all, pending
 from legal_data.search.names import (
     SIMILARITY_POTENTIAL,
     company_key,
@@ -44,16 +57,27 @@ from legal_data.search.snippet import highlight
 __all__ = [
     "NORMALIZER_VERSION",
     "SIMILARITY_POTENTIAL",
+    "CaseHit",
+    "CommunicationHit",
+    "DocumentHit",
     "ParsedQuery",
+    "SearchHit",
+    "SearchPage",
     "bigrams",
+    "cases",
     "chunks",
+    "communications",
     "company_key",
+    "documents",
+    "drain",
+    "enqueue_all",
     "highlight",
     "index_lexemes",
     "kana_key",
     "name_keys",
     "normalize_text",
     "parse_query",
+    "pending",
     "person_key",
     "search_document",
     "similarity",

@@ -69,8 +69,9 @@ present in the document lies wholly inside one chunk.
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
@@ -298,8 +299,112 @@ def _one_pass(text: str, fold_kana: bool) -> tuple[str, list[int], list[int]]:
     return "".join(out), starts, ends
 
 
+# -- the fast path: same output, one cached lookup per character ----------------------------
+
+
+_LEGAL_FORM_PATTERN: Final = re.compile(
+    "|".join(re.escape(form) for form in sorted(LEGAL_FORM_ABBREVIATIONS, key=len, reverse=True))
+)
+
+
+@lru_cache(maxsize=1)
+def _composes_backwards() -> frozenset[str]:
+    """Characters NFC may join to the character before them: the second half of every
+    canonical pair in this Python's Unicode database, and the Hangul vowel and final
+    jamo (composed algorithmically). Computed once, on first need (~0.4 s)."""
+    seconds = {chr(c) for c in range(0x1161, 0x1176)} | {chr(c) for c in range(0x11A8, 0x11C3)}
+    for cp in range(0x110000):
+        decomposition = unicodedata.decomposition(chr(cp))
+        if decomposition and not decomposition.startswith("<"):
+            parts = decomposition.split()
+            if len(parts) == 2:
+                seconds.add(chr(int(parts[1], 16)))
+    return frozenset(seconds)
+
+
+def _stands_alone(ch: str) -> bool:
+    """``ch`` never joins the character before it under NFKC."""
+    if _never_joins_previous(ch):
+        return True
+    return unicodedata.combining(ch) == 0 and ch not in _composes_backwards()
+
+
+@lru_cache(maxsize=65_536)
+def _fast_image(ch: str) -> str | None:
+    """NFKC + casefold of ``ch`` alone, when the fast path may use it; else ``None``.
+
+    ``None`` sends the whole text to the full path: a character that may join the one
+    before it, or whose image holds a kept character that could change again or join its
+    neighbour. Parentheses and dashes in an image are fine: the fast path reads legal
+    forms and dashes on the stream with the full path's own code.
+    """
+    if not _stands_alone(ch):
+        return None
+    image = _fold_cluster(ch)  # circled legal forms included: ㊑ reads as (株)
+    for c in image:
+        if _is_kept(c) and not (_fold_cluster(c) == c and _stands_alone(c)):
+            return None
+    return image
+
+
+def _fast_path(text: str) -> Normalized | None:
+    """:func:`_normalize_with_map_full` for texts made of simple characters, or ``None``.
+
+    Each character is then its own NFKC cluster, so the stream is the concatenation of
+    the characters' cached images; legal-form abbreviations (rare: handed to the same
+    code as the full path) and dashes are read on that stream exactly as the full path
+    reads them; the result is NFKC- and casefold-stable (every kept character is, and
+    none joins its predecessor), so no second pass would change it.
+    ``tests/db/test_search_normalizer.py`` checks the equivalence on random text.
+    """
+    images = [_fast_image(ch) for ch in text]
+    if None in images:
+        return None
+    stream = "".join(images)  # type: ignore[arg-type]
+    if len(stream) == len(text):
+        origins: Sequence[int] = range(len(text))
+    else:
+        origins = [i for i, image in enumerate(images) for _ in image]  # type: ignore[union-attr]
+    if "(" in stream and _LEGAL_FORM_PATTERN.search(stream):
+        expanded = _expand_legal_forms(
+            [(c, i, i + 1) for c, i in zip(stream, origins, strict=True)]
+        )
+        return _kept(
+            [c for c, _, _ in expanded], [a for _, a, _ in expanded], [b for _, _, b in expanded]
+        )
+    ends = [i + 1 for i in origins]
+    return _kept(list(stream), origins, ends)
+
+
+def _kept(chars: list[str], starts: Sequence[int], ends: Sequence[int]) -> Normalized:
+    """Dashes read in context, then only kept characters (the second half of _one_pass)."""
+    prev: str | None = None
+    for k, c in enumerate(chars):
+        if c in DASHES:
+            if (prev is not None and _is_kana(prev)) or (prev is None and c == LONG_VOWEL):
+                c = chars[k] = LONG_VOWEL
+            else:
+                c = chars[k] = "-"
+        prev = c
+    keep = [k for k, c in enumerate(chars) if _is_kept(c)]
+    return Normalized(
+        "".join(chars[k] for k in keep),
+        tuple(starts[k] for k in keep),
+        tuple(ends[k] for k in keep),
+    )
+
+
 def normalize_with_map(text: str, *, fold_kana: bool = False) -> Normalized:
     """:func:`normalize_text` plus the original span of every output character."""
+    if not fold_kana:
+        fast = _fast_path(text)
+        if fast is not None:
+            return fast
+    return _normalize_with_map_full(text, fold_kana=fold_kana)
+
+
+def _normalize_with_map_full(text: str, *, fold_kana: bool = False) -> Normalized:
+    """The normalizer, character cluster by cluster (the reference for the fast path)."""
     current, starts, ends = _one_pass(text, fold_kana)
     # Dropping characters can bring a base and a combining mark together (か゛ → が);
     # iterate to a fixed point so normalize_text is idempotent (rarely more than 1 pass).

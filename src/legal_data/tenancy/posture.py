@@ -21,6 +21,8 @@ from legal_data.tenancy.policies import (
     TENANT_POLICY,
 )
 
+#: Owner of the full-text search functions (NOLOGIN, BYPASSRLS, no members; revision 0017).
+SEARCH_ROLE = "legal_search"
 #: Tables without ``tenant_id`` that are shared on purpose. Anything else without a
 #: tenant column is a finding: a new table must either be isolated or be listed here.
 GLOBAL_TABLES = frozenset(
@@ -41,6 +43,16 @@ DEFINER_OWNERS = {
     "audit_capture": AUDIT_ROLE,
     "audit_record_access": AUDIT_ROLE,
     "audit_ensure_partitions": OWNER_ROLE,
+    # Conflict checks (0018): key maintenance on parties (the app role only reads the
+    # keys) and the screened-matter lookup for users behind an ethical wall.
+    "conflict_keys_after_insert": SEARCH_ROLE,
+    "conflict_keys_after_update": SEARCH_ROLE,
+    "conflict_screened_appearances": SEARCH_ROLE,
+    # Full-text search (0017): GIN under RLS needs a BYPASSRLS owner that applies the firm,
+    # the ethical walls and soft deletion itself (legal_data.search.sql).
+    "search_documents_find": SEARCH_ROLE,
+    "search_cases_find": SEARCH_ROLE,
+    "search_communications_find": SEARCH_ROLE,
 }
 DEFINER_ALLOWLIST = frozenset(DEFINER_OWNERS)
 #: Tables that are not business data and carry no audit trigger.
@@ -52,6 +64,15 @@ AUDIT_EXEMPT = frozenset(
         "audit_seals",
         "audit_archives",
         "security_events",
+        # The search index and its queue: derived rows, rebuilt from audited business
+        # tables by the library (legal_data.search.indexer), not business data themselves.
+        "search_documents",
+        "search_cases",
+        "search_communications",
+        "search_queue",
+        # Conflict-check name keys: derived from parties (audited) by triggers (0018).
+        "party_name_keys",
+        "party_name_grams",
     }
 )
 
