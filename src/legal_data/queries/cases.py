@@ -272,6 +272,17 @@ def case_communications(
 ) -> Page[CommunicationItem, TimeCursor]:
     """A case's communications, newest first
     (``ix_communications_tenant_id_case_id_occurred_at``)."""
+    params, limit = _case_page_params(case_id, after, limit)
+    rows = [
+        CommunicationItem(*r) for r in run(session, _communications_stmt(after is not None), params)
+    ]
+    return page_of(rows, limit, lambda c: TimeCursor(c.occurred_at, c.id))
+
+
+def _case_page_params(
+    case_id: uuid.UUID, after: TimeCursor | None, limit: int
+) -> tuple[dict[str, object], int]:
+    """Checked bind parameters of a newest-first page of one case's rows (and the limit)."""
     firm = firm_in_context()
     case_id = check_uuid("case_id", case_id)
     limit = check_limit(limit)
@@ -279,10 +290,7 @@ def case_communications(
     params: dict[str, object] = {"firm": firm, "case": case_id, "fetch": limit + 1}
     if after is not None:
         params |= {"after_at": after.at, "after_id": after.id}
-    rows = [
-        CommunicationItem(*r) for r in run(session, _communications_stmt(after is not None), params)
-    ]
-    return page_of(rows, limit, lambda c: TimeCursor(c.occurred_at, c.id))
+    return params, limit
 
 
 @cache
@@ -333,13 +341,7 @@ def case_documents(
 ) -> Page[DocumentItem, TimeCursor]:
     """A case's documents (not deleted), newest first, with the current version's file facts
     (``ix_documents_tenant_id_case_id``)."""
-    firm = firm_in_context()
-    case_id = check_uuid("case_id", case_id)
-    limit = check_limit(limit)
-    check_cursor("after", after, TimeCursor)
-    params: dict[str, object] = {"firm": firm, "case": case_id, "fetch": limit + 1}
-    if after is not None:
-        params |= {"after_at": after.at, "after_id": after.id}
+    params, limit = _case_page_params(case_id, after, limit)
     rows = [DocumentItem(*r) for r in run(session, _documents_stmt(after is not None), params)]
     return page_of(rows, limit, lambda d: TimeCursor(d.created_at, d.id))
 
