@@ -10,7 +10,7 @@ from isolation_support import tenant_tx
 from sqlalchemy import text
 
 from legal_data import search
-from legal_data.search.cli import search as search_cli
+from legal_data.cli.search import search as search_cli
 from legal_data.testing.factories import CaseFactory
 
 

@@ -15,8 +15,8 @@ from legal_data.cli.check import check
 from legal_data.cli.db import db
 from legal_data.cli.demo import demo
 from legal_data.cli.keys import keys
+from legal_data.cli.search import search
 from legal_data.cli.stats import stats
-from legal_data.search.cli import search
 
 
 @click.group()
