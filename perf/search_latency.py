@@ -19,7 +19,9 @@ Measured, as the application role under Row Level Security, in the largest firm:
 ``search.documents(session, q, limit=20)`` (one transaction per call, as a request would
 run it), for 2-, 4- and 8-character queries, interleaved round-robin so machine noise
 hits every query alike; and the baseline an application without an index would run:
-``title || description LIKE '%q%' ORDER BY updated_at DESC LIMIT 20`` on ``documents``.
+``title || description LIKE '%q%' ORDER BY updated_at DESC LIMIT 20`` on ``documents``
+(one LIKE per term). Other query shapes (:data:`SHAPES`) are measured the same way and
+reported apart.
 Prints a table and writes ``perf/results/search_latency_<docs>_<date>.json``.
 """
 
@@ -55,6 +57,9 @@ QUERIES = {
     4: ["損害賠償", "離婚調停", "山田商事", "労働審判"],
     8: ["損害賠償請求事件", "株式会社山田商事", "遺留分侵害額請求"],
 }
+#: Other shapes, reported apart from the length classes: a word in many texts and no
+#: title, one character, several terms, an exclusion, a word found nowhere.
+SHAPES = ["協議", "請", "離婚 調停", "請求 -離婚", "見当たらない語句"]
 POOL = 50_000
 OTHER_FIRM = 10_000
 
@@ -296,8 +301,21 @@ def _pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, max(0, round(p / 100 * len(xs) + 0.5) - 1))]
 
 
+def _like(q: str) -> tuple[str, dict[str, str]]:
+    """The baseline's condition for ``q``: a LIKE per term, NOT LIKE per excluded term."""
+    parts, params = [], {}
+    for i, term in enumerate(q.split()):
+        params[f"p{i}"] = f"%{term.lstrip('-')}%"
+        parts.append(f"{'NOT ' if term.startswith('-') else ''}{_TEXT} LIKE :p{i}")
+    return " AND ".join(parts), params
+
+
+_TEXT = "(title || E'\\n' || coalesce(description, ''))"
+
+
 def measure(h: Any, firm: uuid.UUID, runs: int, baseline_runs: int) -> dict[str, Any]:
     samples: dict[str, list[float]] = {q: [] for qs in QUERIES.values() for q in qs}
+    samples.update({q: [] for q in SHAPES})
     hits: dict[str, int] = {}
     like: dict[str, list[float]] = {q: [] for q in samples}
 
@@ -309,36 +327,29 @@ def measure(h: Any, firm: uuid.UUID, runs: int, baseline_runs: int) -> dict[str,
         with tenant_scope(firm, user_id=lawyer), h.app_sessions() as s, s.begin():
             page = search.documents(s, q, limit=20)
         elapsed = (time.perf_counter() - t0) * 1000
-        assert len(page) == 20, (q, len(page))
+        assert len(page) == (0 if q == SHAPES[-1] else 20), (q, len(page))
         return elapsed
 
     def baseline(q: str) -> float:
         t0 = time.perf_counter()
+        where, params = _like(q)
         with tenant_scope(firm, user_id=lawyer), h.app_sessions() as s, s.begin():
             rows = s.execute(
                 text(
-                    "SELECT id, title FROM documents"
-                    " WHERE deleted_at IS NULL"
-                    " AND (title || E'\\n' || coalesce(description, '')) LIKE :p"
+                    f"SELECT id, title FROM documents WHERE deleted_at IS NULL AND {where}"
                     " ORDER BY updated_at DESC, id DESC LIMIT 20"
                 ),
-                {"p": f"%{q}%"},
+                params,
             ).all()
         elapsed = (time.perf_counter() - t0) * 1000
-        assert len(rows) == 20, (q, len(rows))
+        assert len(rows) == (0 if q == SHAPES[-1] else 20), (q, len(rows))
         return elapsed
 
     with tenant_scope(firm, role="system"), h.app_sessions() as s, s.begin():
         for q in samples:
-            hits[q] = int(
-                s.execute(
-                    text(
-                        "SELECT count(*) FROM documents WHERE"
-                        " (title || E'\\n' || coalesce(description, '')) LIKE :p"
-                    ),
-                    {"p": f"%{q}%"},
-                ).scalar_one()
-            )
+            where, params = _like(q)
+            count = text(f"SELECT count(*) FROM documents WHERE {where}")
+            hits[q] = int(s.execute(count, params).scalar_one())
     for q in samples:  # warm-up
         api(q)
         api(q)
@@ -348,7 +359,17 @@ def measure(h: Any, firm: uuid.UUID, runs: int, baseline_runs: int) -> dict[str,
     for _ in range(baseline_runs):
         for q in samples:
             like[q].append(baseline(q))
-    out: dict[str, Any] = {"per_query": {}, "per_length": {}}
+
+    def one(q: str) -> dict[str, Any]:
+        return {
+            "hits_in_firm": hits[q],
+            "p50_ms": statistics.median(samples[q]),
+            "p95_ms": _pct(samples[q], 95),
+            "like_p50_ms": statistics.median(like[q]),
+            "like_p95_ms": _pct(like[q], 95),
+        }
+
+    out: dict[str, Any] = {"per_query": {}, "per_length": {}, "shapes": {}}
     for length, qs in QUERIES.items():
         pooled = [x for q in qs for x in samples[q]]
         pooled_like = [x for q in qs for x in like[q]]
@@ -359,14 +380,8 @@ def measure(h: Any, firm: uuid.UUID, runs: int, baseline_runs: int) -> dict[str,
             "like_p95_ms": _pct(pooled_like, 95),
         }
         for q in qs:
-            out["per_query"][q] = {
-                "chars": length,
-                "hits_in_firm": hits[q],
-                "p50_ms": statistics.median(samples[q]),
-                "p95_ms": _pct(samples[q], 95),
-                "like_p50_ms": statistics.median(like[q]),
-                "like_p95_ms": _pct(like[q], 95),
-            }
+            out["per_query"][q] = {"chars": length, **one(q)}
+    out["shapes"] = {q: one(q) for q in SHAPES}
     return out
 
 
@@ -418,6 +433,12 @@ def main() -> None:
     for q, r in result["per_query"].items():
         print(
             f"{q:18} {r['chars']:>5} {r['hits_in_firm']:>7} {r['p50_ms']:>7.1f}ms"
+            f" {r['p95_ms']:>7.1f}ms {r['like_p50_ms']:>8.1f}ms"
+        )
+    print("other shapes:")
+    for q, r in result["shapes"].items():
+        print(
+            f"{q:18} {'':>5} {r['hits_in_firm']:>7} {r['p50_ms']:>7.1f}ms"
             f" {r['p95_ms']:>7.1f}ms {r['like_p50_ms']:>8.1f}ms"
         )
     for length, r in result["per_length"].items():

@@ -80,6 +80,19 @@ def _tenant_fk(table: str) -> ForeignKeyConstraint:
     )
 
 
+def _tier_indexes(table: str, entity: str) -> tuple[Index, Index]:
+    """The walk's order and the title keys (revision 0020, ``search/sql_tiered.py``)."""
+    return (
+        Index(f"ix_{table}_tenant_id_sort_at", "tenant_id", "sort_at", entity),
+        Index(
+            f"ix_{table}_title_keys",
+            text("search_title_keys(tenant_id, title_norm)"),
+            postgresql_using="gin",
+            postgresql_where=text("chunk_no = 0"),
+        ),
+    )
+
+
 class SearchDocument(_IndexRow, Base):
     """One chunk of a document's title, description and current version's extracted text."""
 
@@ -101,6 +114,7 @@ class SearchDocument(_IndexRow, Base):
             unique=True,
         ),
         Index("ix_search_documents_lexemes", "lexemes", postgresql_using="gin"),
+        *_tier_indexes("search_documents", "document_id"),
         {"postgresql_with": NARROW_ROWS},
     )
 
@@ -131,6 +145,7 @@ class SearchCase(_IndexRow, Base):
             unique=True,
         ),
         Index("ix_search_cases_lexemes", "lexemes", postgresql_using="gin"),
+        *_tier_indexes("search_cases", "case_id"),
         {"postgresql_with": NARROW_ROWS},
     )
 
@@ -161,6 +176,7 @@ class SearchCommunication(_IndexRow, Base):
             unique=True,
         ),
         Index("ix_search_communications_lexemes", "lexemes", postgresql_using="gin"),
+        *_tier_indexes("search_communications", "communication_id"),
         {"postgresql_with": NARROW_ROWS},
     )
 

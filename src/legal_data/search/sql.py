@@ -4,6 +4,10 @@ Installed by ``alembic/versions/0017_search.py``. This module is imported by tha
 revision, so it is append-only like the revisions: a changed trigger or function is a
 new constant and a new revision, never an edit of what 0017 installs.
 
+Revision 0020 replaces the three ``search_*_find`` functions described below with the
+tiered ones of :mod:`legal_data.search.sql_tiered` (same names, arguments, results, owner
+and rules); 0020's downgrade reinstalls these.
+
 **Why SECURITY DEFINER functions.** ``@@`` and ``LIKE`` are not leakproof, so under Row
 Level Security PostgreSQL must not evaluate them before the policies, and a search as
 the application role cannot use the GIN index: it reads every row of the firm (rls.md
