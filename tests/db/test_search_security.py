@@ -23,7 +23,7 @@ from isolation_support import tenant_tx
 from sqlalchemy import text
 
 from legal_data import search
-from legal_data.errors import InvalidSearchQuery, LegalDataError
+from legal_data.errors import InvalidSearchQuery, LegalDataError, PermissionDenied
 from legal_data.models import Document
 from legal_data.rbac import admin, walls
 from legal_data.search.indexer import tenant_token
@@ -273,6 +273,41 @@ def test_only_the_app_role_may_call_the_search_functions(legal_db) -> None:
             "max_parallel_workers_per_gather=0",
         ], name
     assert tuple(role) == (False, False, True, 0)
+
+
+def test_only_legal_search_may_call_the_candidate_helpers(legal_db) -> None:
+    """``search_*_hit`` take the firm and the walls as arguments: they must be reachable
+    only from inside the search functions, never by the application."""
+    with legal_db.admin_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                """
+                SELECT p.proname, pg_get_userbyid(p.proowner), p.prosecdef,
+                       has_function_privilege('public', p.oid, 'EXECUTE'),
+                       has_function_privilege('legal_app', p.oid, 'EXECUTE'),
+                       has_function_privilege('legal_readonly', p.oid, 'EXECUTE'),
+                       has_function_privilege('legal_search', p.oid, 'EXECUTE')
+                FROM pg_proc p WHERE p.proname LIKE 'search\\_%\\_hit'
+                """
+            )
+        ).all()
+    with (
+        pytest.raises(PermissionDenied, match="search_documents_hit"),
+        legal_db.app_engine.connect() as app,
+    ):
+        app.execute(
+            text(
+                "SELECT * FROM search_documents_hit(gen_random_uuid(), '{}',"
+                " gen_random_uuid(), 2, now(), '{x}', '{%x%}', '{}', NULL, NULL)"
+            )
+        )
+    assert {r[0] for r in rows} == {
+        "search_documents_hit",
+        "search_cases_hit",
+        "search_communications_hit",
+    }
+    for name, *rights in rows:
+        assert rights == ["legal_owner", False, False, False, False, True], name
 
 
 def test_the_functions_reapply_every_policy_of_the_searched_tables(legal_db) -> None:
