@@ -92,6 +92,19 @@ def test_commands_without_a_database_url_fail_clearly(monkeypatch):
     assert "LEGAL_DATA_ADMIN_URL" in result.output
 
 
+@pytest.mark.parametrize(
+    "command", [["check"], ["demo"], ["db", "verify"], ["audit", "verify"], ["search", "status"]]
+)
+def test_a_database_that_cannot_be_reached_is_one_line_and_exit_2(migrated, command):
+    gone = url_of(migrated.set(database="legal_data_no_such_database"))
+    result = CliRunner().invoke(cli, [*command, "--database-url", gone])
+    assert result.exit_code == 2, result.output
+    last = result.output.strip().splitlines()[-1]  # (the demo prints its header first)
+    assert last.startswith("error: cannot use the database: "), result.output
+    assert 'database "legal_data_no_such_database" does not exist' in last
+    assert "Traceback" not in result.output
+
+
 def test_audit_seal_and_verify_commands(migrated):
     seal = run("audit", "seal", "--database-url", url_of(migrated), "--json")
     assert seal.exit_code == 0, seal.output

@@ -7,11 +7,16 @@ Every command that touches a database takes ``--database-url`` (falling back to
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+import psycopg
+import sqlalchemy.exc
 
 from legal_data import __version__
 from legal_data.cli.audit import audit
 from legal_data.cli.check import check
+from legal_data.cli.common import EXIT_ERROR, err_console
 from legal_data.cli.db import db
 from legal_data.cli.demo import demo
 from legal_data.cli.keys import keys
@@ -19,7 +24,23 @@ from legal_data.cli.search import search
 from legal_data.cli.stats import stats
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group; a database that cannot be reached is a failure (exit 2) with
+    one line saying why, not a traceback, whichever command tried."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (sqlalchemy.exc.OperationalError, psycopg.OperationalError) as exc:
+            cause = getattr(exc, "orig", None) or exc
+            reason = " ".join(str(cause).split())
+            err_console.print(
+                f"[red]error:[/red] cannot use the database: {reason}", soft_wrap=True
+            )
+            ctx.exit(EXIT_ERROR)
+
+
+@click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="legal-data")
 def cli() -> None:
     """legal_data: the data layer of a multi-tenant practice-management service."""
