@@ -40,6 +40,10 @@ class InvalidSearchQuery(ValidationError):
     """A search query is empty, unbalanced, too long or has nothing searchable."""
 
 
+class InvalidSynonym(ValidationError):
+    """A search synonym pair is blank, too long, or one term twice once normalized."""
+
+
 class InvalidConflictCheck(ValidationError):
     """A conflict check names nothing, has a blank, overlong or unsearchable name, or is
     recorded without the case or consultation it belongs to."""

@@ -4,8 +4,8 @@ A lawyer files a few documents with extracted text (and one through plain SQL in
 tenant session: indexed at commit all the same); a colleague then searches as the
 application role under Row Level Security — ranked hits with highlighted snippets, a
 ``㈱`` query finding 株式会社, a one-character query, keyset pagination, cases and
-communications — and, screened from one case by an ethical wall, no longer finds that
-case's documents. Returns the lines to print.
+communications, a firm synonym (原告 = 申立人) — and, screened from one case by an
+ethical wall, no longer finds that case's documents. Returns the lines to print.
 """
 
 from __future__ import annotations
@@ -128,6 +128,16 @@ def run_search_demo(
         lines += _hits(search.cases(s, "調停", snippet_width=WIDTH))
         lines.append('  communications "期日" (subjects only: bodies are encrypted):')
         lines += _hits(search.communications(s, "期日", snippet_width=WIDTH))
+    # The firm teaches its search a synonym (audited, one step, either direction).
+    with tenant_scope(firm_id, user_id=lawyer_id, role="lawyer"), app() as s, s.begin():
+        search.synonyms.add(s, "原告", "申立人", note="調停・審判では申立人")
+    with tenant_scope(firm_id, user_id=colleague_id, role="lawyer"), app() as s, s.begin():
+        literal = search.documents(s, "原告 離婚", synonyms=False)
+        lines.append(
+            f'  documents "原告 離婚": {len(literal)} hit(s) as written; with the firm\'s'
+            " synonym 原告 = 申立人:"
+        )
+        lines += _hits(search.documents(s, "原告 離婚", snippet_width=WIDTH))
     with tenant_scope(firm_id, role=SYSTEM_ROLE, reason="情報遮断措置"), app() as s, s.begin():
         wall = walls.add_wall(s, None, case_ids[1], user_id=colleague_id, reason="デモ")
     with tenant_scope(firm_id, user_id=colleague_id, role="lawyer"), app() as s, s.begin():

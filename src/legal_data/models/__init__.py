@@ -63,6 +63,7 @@ from legal_data.models.search import (
     SearchCommunication,
     SearchDocument,
     SearchQueueEntry,
+    SearchSynonym,
 )
 from legal_data.models.system import SchemaRevision, Tenant, TenantCounter
 from legal_data.models.trust import (
@@ -142,6 +143,7 @@ __all__ = [
     "SearchCommunication",
     "SearchDocument",
     "SearchQueueEntry",
+    "SearchSynonym",
     "SecurityEvent",
     "Task",
     "Template",

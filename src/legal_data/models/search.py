@@ -39,7 +39,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from legal_data.ids import new_id
 from legal_data.models.audit import XID8
-from legal_data.models.base import Base
+from legal_data.models.base import Base, BusinessRow
 from legal_data.models.system import in_list
 
 SEARCH_KINDS = ("document", "case", "communication")
@@ -223,5 +223,41 @@ class SearchQueueEntry(Base):
     enqueued_at: Mapped[dt.datetime] = mapped_column(server_default=text("now()"))
 
 
+#: Longest synonym term, in normalized characters (the longest query term).
+SYNONYM_MAX_CHARS = 256
+
+
+class SearchSynonym(BusinessRow, Base):
+    """A pair of terms a firm's searches treat as one (原告 ↔ 申立人), both normalized.
+
+    Stored once per unordered pair (``term`` sorts first in code-point order, whatever
+    the database's collation); :mod:`legal_data.search.synonyms` adds, removes and reads
+    them, and the search calls expand query terms with them. Firm data under RLS, audited
+    like every business row: who taught the firm's search a synonym is on record."""
+
+    __tablename__ = "search_synonyms"
+    __table_args__ = (
+        CheckConstraint('term COLLATE "C" < synonym COLLATE "C"', name="ordered_pair"),
+        CheckConstraint(
+            f"char_length(term) BETWEEN 1 AND {SYNONYM_MAX_CHARS}"
+            f" AND char_length(synonym) BETWEEN 1 AND {SYNONYM_MAX_CHARS}",
+            name="term_length",
+        ),
+        Index(
+            "uq_search_synonyms_tenant_id_term_synonym",
+            "tenant_id",
+            "term",
+            "synonym",
+            unique=True,
+        ),
+        Index("ix_search_synonyms_tenant_id_synonym", "tenant_id", "synonym"),
+    )
+
+    term: Mapped[str] = mapped_column(Text)
+    synonym: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
 # Index at commit what a tenant session's transaction queued (listens on TenantSession).
+# Last: the search package it loads imports the models above (synonyms).
 import legal_data.search.hooks  # noqa: E402, F401

@@ -11,7 +11,9 @@ index side and the query side can never drift apart:
 - :mod:`.snippet` — result snippets highlighted in the *original* text;
 - :mod:`.names` — person/company/kana keys and a fuzzy similarity for conflict checks;
 - :mod:`.api` — ``documents``/``cases``/``communications``: ranked, keyset-paginated
-  search with highlighted snippets, through the RLS-safe functions of :mod:`.sql`;
+  search with highlighted snippets, through the RLS-safe functions of :mod:`.sql` (as
+  replaced by :mod:`.sql_tiered`, revision 0020);
+- :mod:`.synonyms` — the firm's synonym pairs (原告 ↔ 申立人) and query expansion;
 - :mod:`.indexer` — index rows from source rows, the queue drain and reindexing;
   :mod:`.hooks` indexes at commit what a tenant session's transaction queued.
 
@@ -21,6 +23,7 @@ why searching goes through SECURITY DEFINER functions.
 
 from __future__ import annotations
 
+from legal_data.search import synonyms
 from legal_data.search.api import (
     CaseHit,
     CommunicationHit,
@@ -81,6 +84,7 @@ __all__ = [
     "person_key",
     "search_document",
     "similarity",
+    "synonyms",
     "tsquery_literal",
     "tsquery_terms",
     "tsvector_text",

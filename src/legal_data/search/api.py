@@ -43,9 +43,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import Text
 
 from legal_data.errors import InvalidSearchQuery
+from legal_data.search import synonyms as _synonyms
 from legal_data.search.hooks import NO_COMMIT_INDEXING
 from legal_data.search.indexer import SPLIT_MARK, tenant_token
-from legal_data.search.normalize import _quote_lexeme, term_lexemes
+from legal_data.search.normalize import _quote_lexeme, normalize_text, term_lexemes
 from legal_data.search.query import ParsedQuery, parse_query
 from legal_data.search.snippet import ELLIPSIS, highlight
 from legal_data.tenancy.context import current_context
@@ -235,27 +236,29 @@ def _snippet(
     return marked
 
 
-def _run(
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A result row, the query (synonym combination) that found it, and its rank."""
+
+    row: Any
+    parsed: ParsedQuery
+    rank: int
+
+
+_Cursor = tuple[int, dt.datetime, uuid.UUID]
+
+
+def _call(
     session: Session,
     function: str,
-    kind: str,
-    query: str | ParsedQuery,
+    parsed: ParsedQuery,
+    token: str,
     filters: dict[str, Any],
-    limit: object,
-    after: str | None,
-) -> tuple[ParsedQuery, str, list[Any]]:
-    parsed = parse_query(query) if isinstance(query, str) else query
-    if not isinstance(parsed, ParsedQuery):
-        raise InvalidSearchQuery("query must be a string")
-    n = _limit(limit)
-    context = current_context()
-    tenant = context.tenant_id if context is not None else None
-    token = tenant_token(tenant) if tenant is not None else _NO_FIRM_PREFIX
+    after: _Cursor | None,
+    limit: int,
+) -> list[Any]:
     p_all, p_split = tsqueries(parsed, token)
-    fingerprint = _fingerprint(kind, parsed, filters)
-    after_rank, after_at, after_id = (
-        _decode_cursor(after, fingerprint) if after is not None else (None, None, None)
-    )
+    after_rank, after_at, after_id = after if after is not None else (None, None, None)
     names = ", ".join(f":{k}" for k in filters)
     stmt = text(
         f"SELECT * FROM {function}(:p_all, :p_split, :p_terms, :p_like, :p_not_like, "
@@ -265,22 +268,104 @@ def _run(
         bindparam("p_like", type_=ARRAY(Text)),
         bindparam("p_not_like", type_=ARRAY(Text)),
     )
-    rows = session.execute(
-        stmt.execution_options(**{NO_COMMIT_INDEXING: True}),
-        {
-            "p_all": p_all,
-            "p_split": p_split,
-            "p_terms": list(parsed.terms),
-            "p_like": list(parsed.like_patterns),
-            "p_not_like": list(parsed.excluded_like_patterns),
-            **filters,
-            "after_rank": after_rank,
-            "after_at": after_at,
-            "after_id": after_id,
-            "limit": n,
-        },
-    ).all()
-    return parsed, fingerprint, rows
+    return list(
+        session.execute(
+            stmt.execution_options(**{NO_COMMIT_INDEXING: True}),
+            {
+                "p_all": p_all,
+                "p_split": p_split,
+                "p_terms": list(parsed.terms),
+                "p_like": list(parsed.like_patterns),
+                "p_not_like": list(parsed.excluded_like_patterns),
+                **filters,
+                "after_rank": after_rank,
+                "after_at": after_at,
+                "after_id": after_id,
+                "limit": limit,
+            },
+        ).all()
+    )
+
+
+def _title_norm(row: Any, title: str) -> str:
+    return normalize_text(getattr(row, title) or "")
+
+
+def _merged(
+    call: Any,
+    combos: list[ParsedQuery],
+    groups: list[tuple[str, ...]],
+    title: str,
+    cursor: _Cursor | None,
+    n: int,
+) -> list[_Found]:
+    """The first ``n`` hits after ``cursor`` of the union of ``combos``, each ranked by
+    its title under ``groups`` (its best combination's rank).
+
+    Exact because each combination's own order never puts a hit above its final key:
+    every hit of the true page is among the first ``n`` (after ``cursor``) of the
+    combination it ranks best in, so each combination is read until it has given ``n``
+    hits after the cursor or has none left; hits whose final key is not after the
+    cursor (a better combination showed them on an earlier page) are skipped."""
+    best: dict[uuid.UUID, tuple[_Cursor, _Found]] = {}
+    for combo in combos:
+        after, taken = cursor, 0
+        while True:
+            rows = call(combo, after)
+            for row in rows:
+                found = _Found(row, combo, _synonyms.rank(_title_norm(row, title), groups))
+                key = (found.rank, row.sort_at, row[0])
+                if cursor is not None and key >= cursor:
+                    continue
+                taken += 1
+                if row[0] not in best or key > best[row[0]][0]:
+                    best[row[0]] = (key, found)
+            if len(rows) < n or taken >= n:
+                break
+            after = (rows[-1].rank, rows[-1].sort_at, rows[-1][0])
+    ordered = sorted(best.values(), key=lambda kf: kf[0], reverse=True)
+    return [found for _key, found in ordered[:n]]
+
+
+def _run(
+    session: Session,
+    function: str,
+    kind: str,
+    query: str | ParsedQuery,
+    filters: dict[str, Any],
+    limit: object,
+    after: str | None,
+    use_synonyms: object,
+    title: str,
+) -> tuple[ParsedQuery, str, list[_Found]]:
+    parsed = parse_query(query) if isinstance(query, str) else query
+    if not isinstance(parsed, ParsedQuery):
+        raise InvalidSearchQuery("query must be a string")
+    if not isinstance(use_synonyms, bool):
+        raise InvalidSearchQuery("synonyms must be True or False")
+    n = _limit(limit)
+    context = current_context()
+    tenant = context.tenant_id if context is not None else None
+    token = tenant_token(tenant) if tenant is not None else _NO_FIRM_PREFIX
+    # The flag is in the fingerprint only when off, so cursors of searches with synonyms
+    # on (the default) stay what they were before synonyms existed.
+    fingerprint = _fingerprint(
+        kind, parsed, filters if use_synonyms else {**filters, "synonyms": False}
+    )
+    cursor = _decode_cursor(after, fingerprint) if after is not None else None
+    groups, combos = (
+        _synonyms.expansions(session, parsed)
+        if use_synonyms and tenant is not None
+        else ([], [parsed])
+    )
+    if len(combos) == 1:
+        rows = _call(session, function, parsed, token, filters, cursor, n)
+        return parsed, fingerprint, [_Found(r, parsed, r.rank) for r in rows]
+
+    def call(combo: ParsedQuery, after: _Cursor | None) -> list[Any]:
+        return _call(session, function, combo, token, filters, after, n)
+
+    return parsed, fingerprint, _merged(call, combos, groups, title, cursor, n)
 
 
 def _page(hits: list[H], limit: int, parsed: ParsedQuery) -> SearchPage[H]:
@@ -298,28 +383,39 @@ def documents(
     snippet_width: int = 80,
     html: bool = False,
     markers: tuple[str, str] | None = None,
+    synonyms: bool = True,
 ) -> SearchPage[DocumentHit]:
-    """Documents whose title, description or current version's extracted text match."""
+    """Documents whose title, description or current version's extracted text match
+    (query terms expanded with the firm's synonyms unless ``synonyms=False``)."""
     filters = {
         "case_id": _uuid_or_none("case_id", case_id),
         "category_id": _uuid_or_none("category_id", category_id),
     }
-    parsed, fp, rows = _run(
-        session, "search_documents_find", "document", query, filters, limit, after
+    parsed, fp, found = _run(
+        session,
+        "search_documents_find",
+        "document",
+        query,
+        filters,
+        limit,
+        after,
+        synonyms,
+        "title",
     )
     hits = [
         DocumentHit(
             id=r.document_id,
             case_id=r.case_id,
             title=r.title,
-            snippet=_snippet(r, r.title, parsed, snippet_width, html, markers),
-            rank=r.rank,
+            snippet=_snippet(r, r.title, f.parsed, snippet_width, html, markers),
+            rank=f.rank,
             sort_at=r.sort_at,
-            cursor=_encode_cursor(fp, r.rank, r.sort_at, r.document_id),
+            cursor=_encode_cursor(fp, f.rank, r.sort_at, r.document_id),
             category_id=r.category_id,
             is_privileged=r.is_privileged,
         )
-        for r in rows
+        for f in found
+        for r in (f.row,)
     ]
     _audit_privileged_reads(session, "documents", [h.id for h in hits if h.is_privileged])
     return _page(hits, _limit(limit), parsed)
@@ -335,26 +431,30 @@ def cases(
     snippet_width: int = 80,
     html: bool = False,
     markers: tuple[str, str] | None = None,
+    synonyms: bool = True,
 ) -> SearchPage[CaseHit]:
-    """Cases (not soft-deleted) whose title or description match."""
+    """Cases (not soft-deleted) whose title or description match (with synonyms)."""
     from legal_data.models.cases import CASE_STATUSES
 
     filters = {"status": _text_or_none("status", status, CASE_STATUSES)}
-    parsed, fp, rows = _run(session, "search_cases_find", "case", query, filters, limit, after)
+    parsed, fp, found = _run(
+        session, "search_cases_find", "case", query, filters, limit, after, synonyms, "title"
+    )
     hits = [
         CaseHit(
             id=r.case_id,
             case_id=r.case_id,
             title=r.title,
-            snippet=_snippet(r, r.title, parsed, snippet_width, html, markers),
-            rank=r.rank,
+            snippet=_snippet(r, r.title, f.parsed, snippet_width, html, markers),
+            rank=f.rank,
             sort_at=r.sort_at,
-            cursor=_encode_cursor(fp, r.rank, r.sort_at, r.case_id),
+            cursor=_encode_cursor(fp, f.rank, r.sort_at, r.case_id),
             display_number=r.display_number,
             status=r.status,
             practice_area=r.practice_area,
         )
-        for r in rows
+        for f in found
+        for r in (f.row,)
     ]
     return _page(hits, _limit(limit), parsed)
 
@@ -370,32 +470,43 @@ def communications(
     snippet_width: int = 80,
     html: bool = False,
     markers: tuple[str, str] | None = None,
+    synonyms: bool = True,
 ) -> SearchPage[CommunicationHit]:
-    """Communications whose subject matches (bodies are encrypted and not indexed)."""
+    """Communications whose subject matches (bodies are encrypted and not indexed; with
+    synonyms)."""
     from legal_data.models.work import COMMUNICATION_CHANNELS
 
     filters = {
         "case_id": _uuid_or_none("case_id", case_id),
         "channel": _text_or_none("channel", channel, COMMUNICATION_CHANNELS),
     }
-    parsed, fp, rows = _run(
-        session, "search_communications_find", "communication", query, filters, limit, after
+    parsed, fp, found = _run(
+        session,
+        "search_communications_find",
+        "communication",
+        query,
+        filters,
+        limit,
+        after,
+        synonyms,
+        "subject",
     )
     hits = [
         CommunicationHit(
             id=r.communication_id,
             case_id=r.case_id,
             title=r.subject or "",
-            snippet=_snippet(r, "", parsed, snippet_width, html, markers),
-            rank=r.rank,
+            snippet=_snippet(r, "", f.parsed, snippet_width, html, markers),
+            rank=f.rank,
             sort_at=r.sort_at,
-            cursor=_encode_cursor(fp, r.rank, r.sort_at, r.communication_id),
+            cursor=_encode_cursor(fp, f.rank, r.sort_at, r.communication_id),
             channel=r.channel,
             direction=r.direction,
             occurred_at=r.occurred_at,
             is_privileged=r.is_privileged,
         )
-        for r in rows
+        for f in found
+        for r in (f.row,)
     ]
     return _page(hits, _limit(limit), parsed)
 

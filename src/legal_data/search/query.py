@@ -81,6 +81,20 @@ def _dedupe(items: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+def with_terms(parsed: ParsedQuery, terms: tuple[str, ...]) -> ParsedQuery:
+    """``parsed`` with other required terms (normalized, e.g. a synonym expansion);
+    exclusions and the raw text are kept."""
+    terms = _dedupe(list(terms))
+    return ParsedQuery(
+        raw=parsed.raw,
+        terms=terms,
+        excluded_terms=parsed.excluded_terms,
+        required_bigrams=_dedupe([g for t in terms for g in term_lexemes(t)]),
+        like_patterns=tuple(like_pattern(t) for t in terms),
+        excluded_like_patterns=parsed.excluded_like_patterns,
+    )
+
+
 def parse_query(q: str) -> ParsedQuery:
     """Parse and normalize a user query; raise :class:`InvalidSearchQuery` if unusable."""
     if len(q) > MAX_QUERY_CHARS:
@@ -107,13 +121,13 @@ def parse_query(q: str) -> ParsedQuery:
         # Exclusions alone would scan every document; refuse rather than be slow.
         raise InvalidSearchQuery("search query has no searchable characters")
 
-    terms = _dedupe(required)
     excluded_terms = _dedupe(excluded)
-    return ParsedQuery(
+    exclusions = ParsedQuery(
         raw=q,
-        terms=terms,
+        terms=(),
         excluded_terms=excluded_terms,
-        required_bigrams=_dedupe([g for t in terms for g in term_lexemes(t)]),
-        like_patterns=tuple(like_pattern(t) for t in terms),
+        required_bigrams=(),
+        like_patterns=(),
         excluded_like_patterns=tuple(like_pattern(t) for t in excluded_terms),
     )
+    return with_terms(exclusions, tuple(required))

@@ -51,6 +51,7 @@ from legal_data.testing.factories.money import (
     TrustAccountFactory,
     TrustLedgerEntryFactory,
 )
+from legal_data.testing.factories.search import SearchSynonymFactory
 from legal_data.testing.factories.work import (
     CommunicationEmailFactory,
     CommunicationFactory,
@@ -85,6 +86,7 @@ __all__ = [
     "PersonPartyFactory",
     "RoleFactory",
     "RolePermissionFactory",
+    "SearchSynonymFactory",
     "TaskFactory",
     "TemplateFactory",
     "TenantFactory",
