@@ -48,7 +48,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Final
 
-from legal_data.search.sql import OFFSET_STEP
+from legal_data.search.sql import _RECHECK, _WINDOW, OFFSET_STEP
 
 #: Index rows a tier's walk reads before the rest of the tier comes from a GIN index. A
 #: tier denser than ``limit / WALK_ROWS`` fills a page within the walk; a sparser one
@@ -111,6 +111,13 @@ class Kind:
         return f"search_{self.name}_hit"
 
     @property
+    def hit_signature(self) -> str:
+        return (
+            f"{self.hit}(uuid, uuid[], uuid, integer, timestamptz, text[], text[], text[],"
+            f" {self.signature})"
+        )
+
+    @property
     def sort_index(self) -> str:
         return f"ix_{self.table}_tenant_id_sort_at"
 
@@ -121,52 +128,12 @@ class Kind:
 
 # -- one candidate: source row, exact recheck, snippet window -------------------------------
 
-# Every term in some chunk of the entity, no excluded term in any (0017's _RECHECK, for one
-# entity). OFFSET 0 keeps each EXISTS a per-row probe (never a hashed pass over the table).
-_RECHECK: Final = """
-CROSS JOIN LATERAL (
-    SELECT NOT EXISTS (
-               SELECT 1 FROM unnest(p_like) AS p (pattern)
-               WHERE NOT EXISTS (
-                   SELECT 1 FROM public.{t} x
-                   WHERE x.tenant_id = p_tenant AND x.{e} = p_id
-                     AND x.search_norm LIKE p.pattern
-                   OFFSET 0)
-               OFFSET 0)
-       AND NOT EXISTS (
-               SELECT 1 FROM public.{t} x
-               WHERE x.tenant_id = p_tenant AND x.{e} = p_id
-                 AND x.search_norm LIKE ANY (p_not_like)
-               OFFSET 0) AS matches
-) m"""
-
-# The first chunk holding the first term, preferring the body over the title, and the
-# original-text window [ws, we) around it from the chunk's offsets map (0017's _WINDOW).
-_WINDOW: Final = """
-LEFT JOIN LATERAL (
-    SELECT f.offsets[b.b0 + 1] AS ws, f.offsets[b.b1 + 1] AS we,
-           b.b0 = 0 AND f.chunk_no = 0 AS from_start,
-           b.b1 = cardinality(f.offsets) - 1 AND f.chunk_no = f.n_chunks - 1 AS to_end
-    FROM (
-        SELECT x.offsets, x.chunk_no, x.n_chunks,
-               CASE WHEN x.chunk_no = 0 AND x.title_norm <> ''
-                         AND strpos(substr(x.search_norm, length(x.title_norm) + 2),
-                                    p_terms[1]) > 0
-                    THEN length(x.title_norm) + 1
-                         + strpos(substr(x.search_norm, length(x.title_norm) + 2), p_terms[1])
-                    ELSE strpos(x.search_norm, p_terms[1]) END AS pos
-        FROM public.{t} x
-        WHERE x.tenant_id = p_tenant AND x.{e} = p_id
-          AND x.search_norm LIKE p_like[1]
-        ORDER BY x.chunk_no
-        LIMIT 1
-    ) f
-    CROSS JOIN LATERAL (
-        SELECT greatest((f.pos - 1) / {step} - 1, 0) AS b0,
-               least((f.pos - 1 + length(p_terms[1])) / {step} + 1,
-                     cardinality(f.offsets) - 1) AS b1
-    ) b
-) w ON true"""
+# 0017's recheck (every term in some chunk, no excluded term in any) and snippet window,
+# reused as they are: they read the firm as ``ctx.tenant_id`` and the entity as ``o.<e>``,
+# which the hit function provides as one-row relations of its arguments.
+_CANDIDATE: Final = """
+CROSS JOIN (SELECT p_tenant AS tenant_id) ctx
+CROSS JOIN (SELECT p_id AS {e}) o"""
 
 
 def hit_function(kind: Kind) -> str:
@@ -180,14 +147,13 @@ CREATE FUNCTION {kind.hit}(
     LANGUAGE sql STABLE
 AS $$
 {kind.source}
+{_CANDIDATE.format(**fmt)}
 {_RECHECK.format(**fmt)}
 {_WINDOW.format(**fmt)}
 WHERE m.matches
 $$;
-REVOKE ALL ON FUNCTION {kind.hit}(uuid, uuid[], uuid, integer, timestamptz, text[], text[],
-    text[], {kind.signature}) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION {kind.hit}(uuid, uuid[], uuid, integer, timestamptz, text[], text[],
-    text[], {kind.signature}) TO legal_search;
+REVOKE ALL ON FUNCTION {kind.hit_signature} FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION {kind.hit_signature} TO legal_search;
 """
 
 
@@ -504,8 +470,4 @@ INDEXES: Final = {
 HIT_FUNCTIONS: Final = "".join(hit_function(k) for k in KINDS)
 FIND_FUNCTIONS: Final = "".join(find_function(k) for k in KINDS)
 
-DROP_HIT_FUNCTIONS: Final = "".join(
-    f"DROP FUNCTION IF EXISTS {k.hit}(uuid, uuid[], uuid, integer, timestamptz, text[], text[],"
-    f" text[], {k.signature});"
-    for k in KINDS
-)
+DROP_HIT_FUNCTIONS: Final = "".join(f"DROP FUNCTION IF EXISTS {k.hit_signature};" for k in KINDS)
